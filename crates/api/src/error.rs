@@ -1,0 +1,127 @@
+//! How failures reach a client.
+//!
+//! Policy: the client's mistakes (invalid input, a missing or hidden record, a stale version
+//! or duplicate key) become GraphQL errors with a stable `extensions.code` (`VALIDATION` with
+//! the field paths, `NOT_FOUND`, `CONFLICT`) and a message meant for people. Our failures (a
+//! database error, a bug) are logged with a correlation id and reach the client only as
+//! `INTERNAL` with that id: no SQL, no stack, no file path. This is the one place that maps.
+
+use async_graphql::{ErrorExtensions, Value};
+use concord_domain::ValidationErrors;
+use concord_store::StoreError;
+
+/// Deliberately not `Display`: the only way to a client is `extend`, which adds the code,
+/// so no error can slip out through async-graphql's blanket conversion without one.
+#[derive(Clone, Debug)]
+pub enum ApiError {
+    Validation(ValidationErrors),
+    NotFound,
+    Conflict(String),
+    /// Details for the log only.
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Validation(_) => "VALIDATION",
+            ApiError::NotFound => "NOT_FOUND",
+            ApiError::Conflict(_) => "CONFLICT",
+            ApiError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            ApiError::Validation(errors) => format!("invalid input: {errors}"),
+            ApiError::NotFound => "not found".to_owned(),
+            ApiError::Conflict(message) => message.clone(),
+            ApiError::Internal(_) => "internal error".to_owned(),
+        }
+    }
+
+    pub fn invalid(field: &str, message: &str) -> Self {
+        ApiError::Validation(concord_domain::ValidationError::new(field, message).into())
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(e: ValidationErrors) -> Self {
+        ApiError::Validation(e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::Invalid(v) => ApiError::Validation(v),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<std::sync::Arc<StoreError>> for ApiError {
+    fn from(e: std::sync::Arc<StoreError>) -> Self {
+        match &*e {
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::Conflict(m) => ApiError::Conflict(m.clone()),
+            StoreError::Invalid(v) => ApiError::Validation(v.clone()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl ErrorExtensions for ApiError {
+    fn extend(&self) -> async_graphql::Error {
+        let (message, correlation) = match self {
+            ApiError::Internal(detail) => {
+                let id = correlation_id();
+                tracing::error!(correlation_id = %id, error = %detail, "internal error");
+                (format!("internal error (correlation id {id})"), Some(id))
+            }
+            other => (other.message(), None),
+        };
+        async_graphql::Error::new(message).extend_with(|_, ext| {
+            ext.set("code", self.code());
+            if let Some(id) = &correlation {
+                ext.set("correlationId", id.as_str());
+            }
+            if let ApiError::Validation(errors) = self {
+                let fields: Vec<Value> = errors
+                    .0
+                    .iter()
+                    .map(|e| {
+                        let mut m = async_graphql::indexmap::IndexMap::new();
+                        m.insert(async_graphql::Name::new("field"), Value::from(e.field.as_str()));
+                        m.insert(async_graphql::Name::new("message"), Value::from(e.message.as_str()));
+                        Value::Object(m)
+                    })
+                    .collect();
+                ext.set("fields", Value::List(fields));
+            }
+        })
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(e: ApiError) -> Self {
+        e.extend()
+    }
+}
+
+/// A short random id that ties a client's error report to our log line.
+fn correlation_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    format!("{:016x}", h.finish())
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

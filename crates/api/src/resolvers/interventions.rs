@@ -1,0 +1,161 @@
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use concord_domain::intervention::{InterventionId, NewIntervention};
+use concord_domain::organisation::OrganisationId;
+use concord_domain::reference;
+use concord_domain::values;
+use concord_store::InterventionFilter as StoreFilter;
+
+use super::area_path;
+use crate::access::readable;
+use crate::enums::ActivityStatus;
+use crate::error::{ApiError, ApiResult};
+use crate::inputs::InterventionInput;
+use crate::paging::{IdCursor, page_request};
+use crate::scalars::Date;
+use crate::types::{Intervention, InterventionCount, parse_id, store};
+
+#[derive(InputObject, Default)]
+pub struct InterventionFilter {
+    /// Reporting or participating organisation.
+    pub organisation_id: Option<ID>,
+    /// A DAC code, cluster id or HPC code. A cluster matches its DAC codes through the
+    /// crosswalk, a DAC category its 5-digit codes.
+    pub sector: Option<String>,
+    /// A P-code: interventions located there or in any area below it.
+    pub area: Option<String>,
+    /// Running on at least one day from `activeFrom` to `activeTo` (inclusive).
+    pub active_from: Option<Date>,
+    pub active_to: Option<Date>,
+    pub status: Option<Vec<ActivityStatus>>,
+    /// Words in the title, description or external id.
+    pub text: Option<String>,
+}
+
+impl InterventionFilter {
+    async fn into_store(self, ctx: &Context<'_>) -> ApiResult<StoreFilter> {
+        let sectors = match self.sector.as_deref() {
+            Some(code) => Some(reference::expand_sector_filter(code.trim()).ok_or_else(|| {
+                ApiError::invalid("filter.sector", &format!("`{code}` is not a known sector code"))
+            })?),
+            None => None,
+        };
+        let area = match self.area.as_deref() {
+            Some(pcode) => Some(area_path(ctx, "filter.area", pcode).await?),
+            None => None,
+        };
+        if let (Some(from), Some(to)) = (self.active_from, self.active_to)
+            && to.0 < from.0
+        {
+            return Err(ApiError::invalid("filter.activeTo", "is before activeFrom"));
+        }
+        Ok(StoreFilter {
+            visible: readable(ctx),
+            organisation: self
+                .organisation_id
+                .map(|id| parse_id("filter.organisationId", &id).map(OrganisationId))
+                .transpose()?,
+            sectors,
+            area,
+            active_from: self.active_from.map(|d| d.0),
+            active_to: self.active_to.map(|d| d.0),
+            statuses: self
+                .status
+                .map(|s| s.into_iter().map(values::ActivityStatus::from).collect()),
+            text: self.text,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct InterventionQuery;
+
+#[Object]
+impl InterventionQuery {
+    async fn interventions(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<InterventionFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<IdCursor, Intervention, InterventionCount>> {
+        let filter = filter.unwrap_or_default().into_store(ctx).await?;
+        let has_after = after.is_some();
+        let page = store(ctx).interventions(&filter, page_request(first, after)?).await?;
+        let mut connection =
+            Connection::with_additional_fields(has_after, page.has_next_page, InterventionCount(filter));
+        connection.edges = page
+            .items
+            .into_iter()
+            .map(|i| Edge::new(IdCursor(i.id.0), Intervention(i)))
+            .collect();
+        Ok(connection)
+    }
+
+    async fn intervention(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Intervention>> {
+        let id = InterventionId(parse_id("id", &id)?);
+        Ok(store(ctx).intervention(id, &readable(ctx)).await?.map(Intervention))
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct InterventionPayload {
+    intervention: Intervention,
+}
+
+#[derive(SimpleObject)]
+pub struct DeleteInterventionPayload {
+    deleted_id: ID,
+}
+
+#[derive(Default)]
+pub struct InterventionMutation;
+
+#[Object]
+impl InterventionMutation {
+    /// Registers an intervention. The same external id twice for one organisation is a CONFLICT.
+    async fn create_intervention(
+        &self,
+        ctx: &Context<'_>,
+        input: InterventionInput,
+    ) -> ApiResult<InterventionPayload> {
+        let record = NewIntervention::parse(&input.into_domain()?)?;
+        let stored = store(ctx).create_intervention(&record).await?;
+        Ok(InterventionPayload {
+            intervention: Intervention(stored),
+        })
+    }
+
+    /// Replaces an intervention. `expectedVersion` is the version the caller last read; if
+    /// someone changed it since, the update is refused with CONFLICT.
+    async fn update_intervention(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        expected_version: i64,
+        input: InterventionInput,
+    ) -> ApiResult<InterventionPayload> {
+        let id = InterventionId(parse_id("id", &id)?);
+        let record = NewIntervention::parse(&input.into_domain()?)?;
+        let stored = store(ctx)
+            .update_intervention(id, expected_version, &readable(ctx), &record)
+            .await?;
+        Ok(InterventionPayload {
+            intervention: Intervention(stored),
+        })
+    }
+
+    /// Deletes an intervention and its progress reports, if `expectedVersion` is current.
+    async fn delete_intervention(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        expected_version: i64,
+    ) -> ApiResult<DeleteInterventionPayload> {
+        let parsed = InterventionId(parse_id("id", &id)?);
+        store(ctx)
+            .delete_intervention(parsed, expected_version, &readable(ctx))
+            .await?;
+        Ok(DeleteInterventionPayload { deleted_id: id })
+    }
+}

@@ -1,0 +1,60 @@
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, ID, Object, SimpleObject};
+use concord_domain::organisation::{NewOrganisation, OrganisationId};
+
+use crate::error::ApiResult;
+use crate::inputs::CreateOrganisationInput;
+use crate::paging::{IdCursor, page_request};
+use crate::types::{Organisation, OrganisationCount, parse_id, store};
+
+#[derive(Default)]
+pub struct OrganisationQuery;
+
+#[Object]
+impl OrganisationQuery {
+    async fn organisations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<IdCursor, Organisation, OrganisationCount>> {
+        let has_after = after.is_some();
+        let page = store(ctx).organisations(page_request(first, after)?).await?;
+        let mut connection = Connection::with_additional_fields(has_after, page.has_next_page, OrganisationCount);
+        connection.edges = page
+            .items
+            .into_iter()
+            .map(|o| Edge::new(IdCursor(o.id.0), Organisation(o)))
+            .collect();
+        Ok(connection)
+    }
+
+    async fn organisation(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Organisation>> {
+        let id = OrganisationId(parse_id("id", &id)?);
+        Ok(store(ctx).organisation(id).await?.map(Organisation))
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct CreateOrganisationPayload {
+    organisation: Organisation,
+}
+
+#[derive(Default)]
+pub struct OrganisationMutation;
+
+#[Object]
+impl OrganisationMutation {
+    /// Registers an organisation. An IATI identifier already registered is a CONFLICT.
+    async fn create_organisation(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateOrganisationInput,
+    ) -> ApiResult<CreateOrganisationPayload> {
+        let org = NewOrganisation::parse(&input.into())?;
+        let organisation = store(ctx).create_organisation(&org).await?;
+        Ok(CreateOrganisationPayload {
+            organisation: Organisation(organisation),
+        })
+    }
+}

@@ -1,0 +1,15 @@
+//! Concord's domain: the validated types of the registry (organisations, areas, sectors,
+//! interventions, needs, progress reports), the reference code lists it ships, and the rules
+//! that hold whatever the storage. Pure by design: no async, no database, no HTTP, so every
+//! rule is unit-tested here and the store and API only translate.
+
+pub mod area;
+pub mod error;
+pub mod intervention;
+pub mod need;
+pub mod organisation;
+pub mod population;
+pub mod reference;
+pub mod values;
+
+pub use error::{ValidationError, ValidationErrors};

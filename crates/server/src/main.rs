@@ -1,0 +1,186 @@
+//! `concord`: the registry's binary. Serves the GraphQL API, applies migrations, prints the
+//! schema, loads demo data and imports reference tables. Configuration comes from flags or
+//! `CONCORD_*` environment variables, once, at start-up.
+
+mod demo;
+mod import;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use concord_store::Store;
+
+/// The coordination registry for human security.
+#[derive(Parser, Debug)]
+#[command(name = "concord", version, about)]
+struct Cli {
+    /// Database URL: `sqlite://FILE` (created if missing) or `postgres://USER@HOST/DB`.
+    #[arg(long, global = true, env = "CONCORD_DATABASE_URL", default_value = "sqlite://concord.db")]
+    database_url: String,
+
+    /// Database connections in the pool.
+    #[arg(long, global = true, env = "CONCORD_DATABASE_POOL", default_value_t = 10)]
+    database_pool: u32,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve GraphQL (POST /graphql), GraphiQL (GET /graphql), /healthz and /readyz.
+    /// Applies pending migrations first.
+    Serve {
+        /// Address to listen on; port 0 picks a free port.
+        #[arg(long, env = "CONCORD_BIND", default_value = "127.0.0.1:8080")]
+        bind: SocketAddr,
+    },
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Print the GraphQL schema (SDL), as committed in schema.graphql.
+    Schema,
+    /// Load a deterministic, synthetic but realistic dataset: one country's admin areas,
+    /// organisations of every level, interventions and needs.
+    Demo {
+        /// Number of interventions.
+        #[arg(long, default_value_t = 5_000)]
+        size: u64,
+        /// Seed of the generator; the same seed gives the same data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Import reference data.
+    Import {
+        #[command(subcommand)]
+        what: ImportCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ImportCommand {
+    /// Import administrative areas from an HDX/COD P-code table
+    /// (`Location,Admin Level,P-Code,Name,Parent P-Code,Valid from date`). Rows that cannot
+    /// be read are reported with their line numbers; the others are imported.
+    Areas {
+        /// The CSV file.
+        file: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    match cli.command {
+        Command::Schema => {
+            print!("{}", concord_api::sdl());
+            Ok(())
+        }
+        Command::Migrate => {
+            let store = open(&cli.database_url, cli.database_pool).await?;
+            println!("migrations applied");
+            drop(store);
+            Ok(())
+        }
+        Command::Serve { bind } => serve(&cli.database_url, cli.database_pool, bind).await,
+        Command::Demo { size, seed } => {
+            let store = open(&cli.database_url, cli.database_pool).await?;
+            demo::load(&store, size, seed).await
+        }
+        Command::Import {
+            what: ImportCommand::Areas { file },
+        } => {
+            let store = open(&cli.database_url, cli.database_pool).await?;
+            import::areas(&store, &file).await
+        }
+    }
+}
+
+/// Connects and applies pending migrations.
+async fn open(url: &str, pool: u32) -> anyhow::Result<Store> {
+    let store = Store::connect(url, pool)
+        .await
+        .with_context(|| format!("cannot open the database at {}", redact(url)))?;
+    store.migrate().await.context("cannot apply migrations")?;
+    Ok(store)
+}
+
+/// Hides a password in a database URL before it is printed.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn serve(url: &str, pool: u32, bind: SocketAddr) -> anyhow::Result<()> {
+    let store = open(url, pool).await?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind}"))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, database = %redact(url), "serving");
+    // Tests and scripts read this line to find a port chosen by the system.
+    println!("concord listening on http://{address}");
+    axum::serve(listener, concord_api::router(store))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM; in-flight requests then finish before the process exits.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: draining in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://concord.db"), "sqlite://concord.db");
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,16 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "intervention_location")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub intervention_id: i64,
+    pub area_id: i64,
+    pub target: Option<i64>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,11 @@
+//! sea-orm entities, one per table. Written by hand to match the migrations (never generated
+//! from live tables); they are storage rows, not domain types.
+
+pub mod area;
+pub mod intervention;
+pub mod intervention_location;
+pub mod intervention_participant;
+pub mod intervention_sector;
+pub mod need;
+pub mod organisation;
+pub mod progress_report;

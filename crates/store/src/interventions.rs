@@ -1,0 +1,611 @@
+//! Interventions with their sectors, locations and participants.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{NaiveDate, Utc};
+use concord_domain::area::{AreaId, AreaPath, Pcode};
+use concord_domain::intervention::{
+    Intervention, InterventionId, Location, NewIntervention, Participation, SectorShare,
+};
+use concord_domain::organisation::OrganisationId;
+use concord_domain::population::Population;
+use concord_domain::reference::SectorVocabulary;
+use concord_domain::values::{
+    ActivityStatus, Approach, InterventionKind, Money, OrganisationRole, PeopleCount, Percentage,
+    Period, Visibility,
+};
+use concord_domain::{ValidationError, ValidationErrors};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+
+use crate::areas::contains_pattern;
+use crate::entity::{
+    area, intervention, intervention_location, intervention_participant, intervention_sector,
+    organisation,
+};
+use crate::organisations::corrupt;
+use crate::{Page, PageRequest, Store, StoreError, StoreResult};
+
+/// Which interventions a list returns. `visible` is who-may-see-what, decided by the caller's
+/// access rules; everything else is the client's filter.
+#[derive(Clone, Debug, Default)]
+pub struct InterventionFilter {
+    pub visible: Vec<Visibility>,
+    /// Reporting or participating.
+    pub organisation: Option<OrganisationId>,
+    /// Any of these sectors (already expanded through the crosswalk).
+    pub sectors: Option<Vec<(SectorVocabulary, String)>>,
+    /// Located in this area or any of its descendants.
+    pub area: Option<AreaPath>,
+    /// Running on at least one day of [active_from, active_to].
+    pub active_from: Option<NaiveDate>,
+    pub active_to: Option<NaiveDate>,
+    pub statuses: Option<Vec<ActivityStatus>>,
+    /// Case-insensitive substring of the title, description or external id.
+    pub text: Option<String>,
+}
+
+/// Bulk inserts are committed in batches of this many interventions.
+pub type NewInterventionBatch<'a> = &'a [NewIntervention];
+
+fn condition(filter: &InterventionFilter) -> Condition {
+    use intervention::Column as C;
+    let mut cond = Condition::all().add(
+        C::Visibility.is_in(filter.visible.iter().map(|v| v.code().to_owned())),
+    );
+    if let Some(org) = filter.organisation {
+        cond = cond.add(
+            Condition::any()
+                .add(C::ReportingOrganisationId.eq(org.0))
+                .add(
+                    C::Id.in_subquery(
+                        Query::select()
+                            .column(intervention_participant::Column::InterventionId)
+                            .from(intervention_participant::Entity)
+                            .and_where(intervention_participant::Column::OrganisationId.eq(org.0))
+                            .to_owned(),
+                    ),
+                ),
+        );
+    }
+    if let Some(sectors) = &filter.sectors {
+        let mut any = Condition::any();
+        for (vocabulary, code) in sectors {
+            any = any.add(
+                Condition::all()
+                    .add(intervention_sector::Column::Vocabulary.eq(vocabulary.iati_code()))
+                    .add(intervention_sector::Column::Code.eq(code.as_str())),
+            );
+        }
+        cond = cond.add(
+            C::Id.in_subquery(
+                Query::select()
+                    .column(intervention_sector::Column::InterventionId)
+                    .from(intervention_sector::Entity)
+                    .cond_where(any)
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(path) = &filter.area {
+        let (lower, upper) = path.subtree_range();
+        cond = cond.add(
+            C::Id.in_subquery(
+                Query::select()
+                    .column((intervention_location::Entity, intervention_location::Column::InterventionId))
+                    .from(intervention_location::Entity)
+                    .inner_join(
+                        area::Entity,
+                        Expr::col((area::Entity, area::Column::Id))
+                            .equals((intervention_location::Entity, intervention_location::Column::AreaId)),
+                    )
+                    .and_where(Expr::col((area::Entity, area::Column::Path)).gte(lower))
+                    .and_where(Expr::col((area::Entity, area::Column::Path)).lt(upper))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(to) = filter.active_to {
+        cond = cond.add(C::EffectiveStart.lte(to));
+    }
+    if let Some(from) = filter.active_from {
+        cond = cond.add(Condition::any().add(C::EffectiveEnd.is_null()).add(C::EffectiveEnd.gte(from)));
+    }
+    if let Some(statuses) = &filter.statuses {
+        cond = cond.add(C::Status.is_in(statuses.iter().map(|s| s.code().to_owned())));
+    }
+    if let Some(text) = filter.text.as_deref().filter(|t| !t.trim().is_empty()) {
+        let mut any = Condition::any();
+        for column in [C::Title, C::Description, C::ExternalId] {
+            any = any.add(
+                Expr::expr(Func::lower(Expr::col((intervention::Entity, column))))
+                    .like(contains_pattern(text)),
+            );
+        }
+        cond = cond.add(any);
+    }
+    cond
+}
+
+fn row_values(record: &NewIntervention) -> intervention::ActiveModel {
+    let period = record.effective_period();
+    let now = Utc::now();
+    intervention::ActiveModel {
+        external_id: Set(record.external_id.clone()),
+        reporting_organisation_id: Set(record.reporting_organisation.0),
+        title: Set(record.title.clone()),
+        description: Set(record.description.clone()),
+        status: Set(record.status.code().to_owned()),
+        kind: Set(record.kind.code().to_owned()),
+        approach: Set(record.approach.code().to_owned()),
+        planned_start: Set(record.planned.map(|p| p.start())),
+        planned_end: Set(record.planned.and_then(|p| p.end())),
+        actual_start: Set(record.actual.map(|p| p.start())),
+        actual_end: Set(record.actual.and_then(|p| p.end())),
+        // The domain refuses records without a start date, so a period always exists.
+        effective_start: Set(period.map(|p| p.start()).unwrap_or(NaiveDate::MIN)),
+        effective_end: Set(period.and_then(|p| p.end())),
+        target_total: Set(record.target.as_ref().map(|t| t.total.get() as i64)),
+        target: Set(record.target.as_ref().and_then(|t| serde_json::to_value(t).ok())),
+        budget_amount: Set(record.budget.as_ref().map(Money::amount)),
+        budget_currency: Set(record.budget.as_ref().map(|b| b.currency().to_owned())),
+        visibility: Set(record.visibility.code().to_owned()),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+}
+
+/// Checks every id and P-code a record refers to, naming the offending field.
+async fn resolve_references<C: ConnectionTrait>(
+    db: &C,
+    records: &[&NewIntervention],
+) -> StoreResult<HashMap<String, i64>> {
+    let mut org_ids: HashSet<i64> = HashSet::new();
+    let mut pcodes: HashSet<&str> = HashSet::new();
+    for r in records {
+        org_ids.extend(r.organisations().iter().map(|o| o.0));
+        pcodes.extend(r.locations.iter().map(|l| l.pcode.as_str()));
+    }
+    let found_orgs: HashSet<i64> = organisation::Entity::find()
+        .select_only()
+        .column(organisation::Column::Id)
+        .filter(organisation::Column::Id.is_in(org_ids.iter().copied()))
+        .into_tuple::<i64>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let mut areas: HashMap<String, i64> = HashMap::new();
+    for chunk in pcodes.into_iter().collect::<Vec<_>>().chunks(1000) {
+        let rows: Vec<(i64, String)> = area::Entity::find()
+            .select_only()
+            .column(area::Column::Id)
+            .column(area::Column::Pcode)
+            .filter(area::Column::Pcode.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        areas.extend(rows.into_iter().map(|(id, pcode)| (pcode, id)));
+    }
+    let mut errors = ValidationErrors::default();
+    for (n, r) in records.iter().enumerate() {
+        let prefix = if records.len() > 1 { format!("[{n}].") } else { String::new() };
+        if !found_orgs.contains(&r.reporting_organisation.0) {
+            errors.push(ValidationError::new(
+                format!("{prefix}reportingOrganisationId"),
+                "no such organisation",
+            ));
+        }
+        for (i, p) in r.participants.iter().enumerate() {
+            if !found_orgs.contains(&p.organisation.0) {
+                errors.push(ValidationError::new(
+                    format!("{prefix}participants[{i}].organisationId"),
+                    "no such organisation",
+                ));
+            }
+        }
+        for (i, l) in r.locations.iter().enumerate() {
+            if !areas.contains_key(l.pcode.as_str()) {
+                errors.push(ValidationError::new(
+                    format!("{prefix}locations[{i}].pcode"),
+                    format!("no area has the P-code {}", l.pcode),
+                ));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(StoreError::Invalid(errors));
+    }
+    Ok(areas)
+}
+
+async fn insert_children<C: ConnectionTrait>(
+    db: &C,
+    rows: &[(i64, &NewIntervention)],
+    areas: &HashMap<String, i64>,
+) -> StoreResult<()> {
+    let mut sectors = Vec::new();
+    let mut locations = Vec::new();
+    let mut participants = Vec::new();
+    for (id, r) in rows {
+        for s in &r.sectors {
+            sectors.push(intervention_sector::ActiveModel {
+                intervention_id: Set(*id),
+                vocabulary: Set(s.vocabulary.iati_code().to_owned()),
+                code: Set(s.code.clone()),
+                percentage: Set(s.percentage.map(Percentage::get)),
+                ..Default::default()
+            });
+        }
+        for l in &r.locations {
+            locations.push(intervention_location::ActiveModel {
+                intervention_id: Set(*id),
+                area_id: Set(areas[l.pcode.as_str()]),
+                target: Set(l.target.map(|t| t.get() as i64)),
+                ..Default::default()
+            });
+        }
+        for p in &r.participants {
+            participants.push(intervention_participant::ActiveModel {
+                intervention_id: Set(*id),
+                organisation_id: Set(p.organisation.0),
+                role: Set(p.role.code().to_owned()),
+                activity_id: Set(p.activity_id.clone()),
+                ..Default::default()
+            });
+        }
+    }
+    for chunk in sectors.chunks(2000) {
+        intervention_sector::Entity::insert_many(chunk.to_vec()).exec(db).await?;
+    }
+    for chunk in locations.chunks(2000) {
+        intervention_location::Entity::insert_many(chunk.to_vec()).exec(db).await?;
+    }
+    for chunk in participants.chunks(2000) {
+        intervention_participant::Entity::insert_many(chunk.to_vec()).exec(db).await?;
+    }
+    Ok(())
+}
+
+async fn delete_children<C: ConnectionTrait>(db: &C, id: i64) -> StoreResult<()> {
+    intervention_sector::Entity::delete_many()
+        .filter(intervention_sector::Column::InterventionId.eq(id))
+        .exec(db)
+        .await?;
+    intervention_location::Entity::delete_many()
+        .filter(intervention_location::Column::InterventionId.eq(id))
+        .exec(db)
+        .await?;
+    intervention_participant::Entity::delete_many()
+        .filter(intervention_participant::Column::InterventionId.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+fn duplicate_external_id(e: StoreError) -> StoreError {
+    match e {
+        StoreError::Conflict(_) => StoreError::Conflict(
+            "this organisation already has an intervention with this external id".into(),
+        ),
+        other => other,
+    }
+}
+
+/// Rebuilds domain interventions from rows, loading their children in three statements
+/// (plus one for the P-codes of their areas), whatever the number of rows.
+async fn assemble<C: ConnectionTrait>(db: &C, rows: Vec<intervention::Model>) -> StoreResult<Vec<Intervention>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut sectors: HashMap<i64, Vec<SectorShare>> = HashMap::new();
+    for s in intervention_sector::Entity::find()
+        .filter(intervention_sector::Column::InterventionId.is_in(ids.clone()))
+        .order_by_asc(intervention_sector::Column::Id)
+        .all(db)
+        .await?
+    {
+        sectors.entry(s.intervention_id).or_default().push(SectorShare {
+            vocabulary: SectorVocabulary::from_iati_code(&s.vocabulary)
+                .ok_or_else(|| corrupt("intervention_sector.vocabulary"))?,
+            code: s.code,
+            percentage: s
+                .percentage
+                .map(|p| Percentage::parse("percentage", p))
+                .transpose()
+                .map_err(|_| corrupt("intervention_sector.percentage"))?,
+        });
+    }
+    let location_rows = intervention_location::Entity::find()
+        .filter(intervention_location::Column::InterventionId.is_in(ids.clone()))
+        .order_by_asc(intervention_location::Column::Id)
+        .all(db)
+        .await?;
+    let area_ids: HashSet<i64> = location_rows.iter().map(|l| l.area_id).collect();
+    let pcodes: HashMap<i64, String> = area::Entity::find()
+        .select_only()
+        .column(area::Column::Id)
+        .column(area::Column::Pcode)
+        .filter(area::Column::Id.is_in(area_ids))
+        .into_tuple::<(i64, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let mut locations: HashMap<i64, Vec<Location>> = HashMap::new();
+    for l in location_rows {
+        let pcode = pcodes
+            .get(&l.area_id)
+            .and_then(|p| Pcode::parse(p).ok())
+            .ok_or_else(|| corrupt("intervention_location.area_id"))?;
+        locations.entry(l.intervention_id).or_default().push(Location {
+            pcode,
+            target: l
+                .target
+                .map(|t| PeopleCount::parse("target", t))
+                .transpose()
+                .map_err(|_| corrupt("intervention_location.target"))?,
+        });
+    }
+    let mut participants: HashMap<i64, Vec<Participation>> = HashMap::new();
+    for p in intervention_participant::Entity::find()
+        .filter(intervention_participant::Column::InterventionId.is_in(ids))
+        .order_by_asc(intervention_participant::Column::Id)
+        .all(db)
+        .await?
+    {
+        participants.entry(p.intervention_id).or_default().push(Participation {
+            organisation: OrganisationId(p.organisation_id),
+            role: OrganisationRole::from_code(&p.role).ok_or_else(|| corrupt("intervention_participant.role"))?,
+            activity_id: p.activity_id,
+        });
+    }
+    rows.into_iter()
+        .map(|row| {
+            let id = row.id;
+            to_domain(
+                row,
+                sectors.remove(&id).unwrap_or_default(),
+                locations.remove(&id).unwrap_or_default(),
+                participants.remove(&id).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn to_domain(
+    row: intervention::Model,
+    sectors: Vec<SectorShare>,
+    locations: Vec<Location>,
+    participants: Vec<Participation>,
+) -> StoreResult<Intervention> {
+    let period = |start: Option<NaiveDate>, end: Option<NaiveDate>| -> StoreResult<Option<Period>> {
+        start
+            .map(|s| Period::new("period", s, end).map_err(|_| corrupt("intervention dates")))
+            .transpose()
+    };
+    let budget = match (row.budget_amount, &row.budget_currency) {
+        (Some(amount), Some(currency)) => {
+            Some(Money::parse("budget", amount, currency).map_err(|_| corrupt("intervention.budget"))?)
+        }
+        _ => None,
+    };
+    let target: Option<Population> = row
+        .target
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|_| corrupt("intervention.target"))?;
+    Ok(Intervention {
+        id: InterventionId(row.id),
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        record: NewIntervention {
+            external_id: row.external_id,
+            title: row.title,
+            description: row.description,
+            reporting_organisation: OrganisationId(row.reporting_organisation_id),
+            participants,
+            sectors,
+            locations,
+            planned: period(row.planned_start, row.planned_end)?,
+            actual: period(row.actual_start, row.actual_end)?,
+            status: ActivityStatus::from_code(&row.status).ok_or_else(|| corrupt("intervention.status"))?,
+            kind: InterventionKind::from_code(&row.kind).ok_or_else(|| corrupt("intervention.kind"))?,
+            approach: Approach::from_code(&row.approach).ok_or_else(|| corrupt("intervention.approach"))?,
+            target,
+            budget,
+            visibility: Visibility::from_code(&row.visibility)
+                .ok_or_else(|| corrupt("intervention.visibility"))?,
+        },
+    })
+}
+
+impl Store {
+    /// Stores a new intervention and its children in one transaction.
+    pub async fn create_intervention(&self, record: &NewIntervention) -> StoreResult<Intervention> {
+        let txn = self.db.begin().await?;
+        let areas = resolve_references(&txn, &[record]).await?;
+        let row = intervention::Entity::insert(row_values(record))
+            .exec_with_returning(&txn)
+            .await
+            .map_err(|e| duplicate_external_id(e.into()))?;
+        insert_children(&txn, &[(row.id, record)], &areas).await?;
+        let stored = assemble(&txn, vec![row]).await?.pop().ok_or(StoreError::NotFound)?;
+        txn.commit().await?;
+        Ok(stored)
+    }
+
+    /// Stores many interventions in one transaction (demo data, bulk imports); returns how
+    /// many were written.
+    pub async fn create_interventions(&self, records: NewInterventionBatch<'_>) -> StoreResult<u64> {
+        if records.is_empty() {
+            return Ok(0);
+        }
+        let txn = self.db.begin().await?;
+        let refs: Vec<&NewIntervention> = records.iter().collect();
+        let areas = resolve_references(&txn, &refs).await?;
+        let mut written = Vec::with_capacity(records.len());
+        for chunk in records.chunks(500) {
+            intervention::Entity::insert_many(chunk.iter().map(row_values))
+                .exec(&txn)
+                .await
+                .map_err(|e| duplicate_external_id(e.into()))?;
+            // Ids are read back by the natural key: RETURNING order is not guaranteed.
+            let ids: HashMap<(i64, String), i64> = intervention::Entity::find()
+                .select_only()
+                .column(intervention::Column::Id)
+                .column(intervention::Column::ReportingOrganisationId)
+                .column(intervention::Column::ExternalId)
+                .filter(intervention::Column::ExternalId.is_in(chunk.iter().map(|r| r.external_id.clone())))
+                .into_tuple::<(i64, i64, String)>()
+                .all(&txn)
+                .await?
+                .into_iter()
+                .map(|(id, org, ext)| ((org, ext), id))
+                .collect();
+            for r in chunk {
+                let id = ids
+                    .get(&(r.reporting_organisation.0, r.external_id.clone()))
+                    .ok_or(StoreError::NotFound)?;
+                written.push((*id, r));
+            }
+        }
+        insert_children(&txn, &written, &areas).await?;
+        txn.commit().await?;
+        Ok(written.len() as u64)
+    }
+
+    /// Replaces an intervention if the caller saw its current version.
+    pub async fn update_intervention(
+        &self,
+        id: InterventionId,
+        expected_version: i64,
+        visible: &[Visibility],
+        record: &NewIntervention,
+    ) -> StoreResult<Intervention> {
+        let txn = self.db.begin().await?;
+        let current = visible_row(&txn, id, visible).await?;
+        if current.version != expected_version {
+            return Err(stale(current.version));
+        }
+        let areas = resolve_references(&txn, &[record]).await?;
+        let mut values = row_values(record);
+        values.id = Set(id.0);
+        values.version = Set(current.version + 1);
+        values.created_at = Set(current.created_at);
+        let result = intervention::Entity::update_many()
+            .set(values)
+            .filter(intervention::Column::Id.eq(id.0))
+            // Guards against a concurrent writer between the read above and this update.
+            .filter(intervention::Column::Version.eq(expected_version))
+            .exec(&txn)
+            .await
+            .map_err(|e| duplicate_external_id(e.into()))?;
+        if result.rows_affected != 1 {
+            return Err(stale(expected_version + 1));
+        }
+        delete_children(&txn, id.0).await?;
+        insert_children(&txn, &[(id.0, record)], &areas).await?;
+        let row = visible_row(&txn, id, visible).await?;
+        let stored = assemble(&txn, vec![row]).await?.pop().ok_or(StoreError::NotFound)?;
+        txn.commit().await?;
+        Ok(stored)
+    }
+
+    pub async fn delete_intervention(
+        &self,
+        id: InterventionId,
+        expected_version: i64,
+        visible: &[Visibility],
+    ) -> StoreResult<()> {
+        let txn = self.db.begin().await?;
+        let current = visible_row(&txn, id, visible).await?;
+        if current.version != expected_version {
+            return Err(stale(current.version));
+        }
+        delete_children(&txn, id.0).await?;
+        crate::entity::progress_report::Entity::delete_many()
+            .filter(crate::entity::progress_report::Column::InterventionId.eq(id.0))
+            .exec(&txn)
+            .await?;
+        let result = intervention::Entity::delete_many()
+            .filter(intervention::Column::Id.eq(id.0))
+            .filter(intervention::Column::Version.eq(expected_version))
+            .exec(&txn)
+            .await?;
+        if result.rows_affected != 1 {
+            return Err(stale(expected_version + 1));
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    pub async fn intervention(&self, id: InterventionId, visible: &[Visibility]) -> StoreResult<Option<Intervention>> {
+        match visible_row(&self.db, id, visible).await {
+            Ok(row) => Ok(assemble(&self.db, vec![row]).await?.pop()),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn interventions(&self, filter: &InterventionFilter, page: PageRequest) -> StoreResult<Page<Intervention>> {
+        let mut query = intervention::Entity::find()
+            .filter(condition(filter))
+            .order_by_asc(intervention::Column::Id);
+        if let Some(after) = page.after {
+            query = query.filter(intervention::Column::Id.gt(after));
+        }
+        let rows = query.limit(page.first + 1).all(&self.db).await?;
+        let page_rows = Page::from_overfetch(rows, page.first);
+        Ok(Page {
+            items: assemble(&self.db, page_rows.items).await?,
+            has_next_page: page_rows.has_next_page,
+        })
+    }
+
+    pub async fn count_interventions(&self, filter: &InterventionFilter) -> StoreResult<u64> {
+        Ok(intervention::Entity::find()
+            .filter(condition(filter))
+            .count(&self.db)
+            .await?)
+    }
+
+    /// The area ids of P-codes, for callers that hold locations.
+    pub async fn area_ids(&self, pcodes: &[Pcode]) -> StoreResult<HashMap<Pcode, AreaId>> {
+        let rows: Vec<(i64, String)> = area::Entity::find()
+            .select_only()
+            .column(area::Column::Id)
+            .column(area::Column::Pcode)
+            .filter(area::Column::Pcode.is_in(pcodes.iter().map(|p| p.as_str().to_owned())))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, p)| Pcode::parse(&p).ok().map(|p| (p, AreaId(id))))
+            .collect())
+    }
+}
+
+fn stale(current: i64) -> StoreError {
+    StoreError::Conflict(format!(
+        "the intervention was changed by someone else: its current version is {current}"
+    ))
+}
+
+/// The row, if the caller may see it. A record the caller may not see does not exist for
+/// them: same error, same message.
+async fn visible_row<C: ConnectionTrait>(db: &C, id: InterventionId, visible: &[Visibility]) -> StoreResult<intervention::Model> {
+    intervention::Entity::find_by_id(id.0)
+        .filter(intervention::Column::Visibility.is_in(visible.iter().map(|v| v.code().to_owned())))
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)
+}

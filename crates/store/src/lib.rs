@@ -1,0 +1,108 @@
+//! Concord's persistence: sea-orm entities and the repositories that map rows to domain
+//! types, on SQLite (the embedded default) and PostgreSQL. Every write is one transaction;
+//! no business rule lives here: the store hands plain data to the domain and back.
+
+mod areas;
+pub mod entity;
+mod error;
+mod interventions;
+mod needs;
+mod organisations;
+
+use std::time::Duration;
+
+use concord_migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseBackend, DatabaseConnection};
+
+pub use areas::{AreaFilter, AreaImport};
+pub use error::{StoreError, StoreResult};
+pub use interventions::{InterventionFilter, NewInterventionBatch};
+pub use needs::NeedFilter;
+
+/// The most rows one page may hold, whatever a client asks for.
+pub const MAX_PAGE_SIZE: u64 = 500;
+
+/// A keyset page request: rows after the id `after`, in id order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    pub after: Option<i64>,
+    pub first: u64,
+}
+
+/// One page of rows and whether more follow.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_next_page: bool,
+}
+
+impl<T> Page<T> {
+    fn from_overfetch(mut items: Vec<T>, first: u64) -> Self {
+        let has_next_page = items.len() as u64 > first;
+        items.truncate(first as usize);
+        Page {
+            items,
+            has_next_page,
+        }
+    }
+}
+
+/// The connection to Concord's database and every repository on it.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects to `sqlite://PATH` (created if missing, in WAL mode) or `postgres://...`.
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .max_connections(max_connections)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false);
+        if url.starts_with("sqlite:") {
+            // WAL lets readers proceed during a write; foreign keys are off by default in SQLite.
+            options.map_sqlx_sqlite_opts(|o: SqliteConnectOptions| {
+                o.create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(10))
+            });
+        }
+        let db = Database::connect(options)
+            .await
+            .map_err(StoreError::Unavailable)?;
+        Ok(Store { db })
+    }
+
+    /// Wraps an existing connection (tests attach a statement counter to theirs).
+    pub fn from_connection(db: DatabaseConnection) -> Self {
+        Store { db }
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn backend(&self) -> DatabaseBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Ready means the database answers and no migration is pending.
+    pub async fn is_ready(&self) -> bool {
+        if self.db.ping().await.is_err() {
+            return false;
+        }
+        matches!(Migrator::get_pending_migrations(&self.db).await, Ok(p) if p.is_empty())
+    }
+}

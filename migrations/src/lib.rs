@@ -1,0 +1,15 @@
+//! Concord's schema migrations: one file per migration, each with up and down, never edited
+//! once landed. The same migrations run on SQLite (embedded default) and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_registry;
+
+pub struct Migrator;
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_registry::Migration)]
+    }
+}
