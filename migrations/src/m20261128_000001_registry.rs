@@ -35,6 +35,12 @@ fn index(table: &'static str, columns: &[&'static str], unique: bool) -> IndexCr
 #[sea_orm_migration::async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // Path ranges compare bytes ('/' sorts before '0'); PostgreSQL's default collation
+        // would compare by locale and ignore the separators. SQLite compares bytes already.
+        let mut path = string_len("path", 200);
+        if manager.get_database_backend() == sea_orm_migration::sea_orm::DatabaseBackend::Postgres {
+            path.extra("COLLATE \"C\"");
+        }
         manager
             .create_table(
                 Table::create()
@@ -66,7 +72,7 @@ impl MigrationTrait for Migration {
                     .col(big_integer_null("parent_id"))
                     // Materialised path "/AF/AF01/AF0101/": ancestors and descendants are
                     // B-tree range scans on it, on every database.
-                    .col(string_len("path", 200))
+                    .col(path)
                     .col(string_len("country", 2))
                     .col(string_len_null("cod_version", 40))
                     .col(date_null("valid_from"))

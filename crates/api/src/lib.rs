@@ -70,8 +70,21 @@ pub fn router(store: Store) -> Router {
 }
 
 async fn graphql(State(state): State<AppState>, request: GraphQLRequest) -> GraphQLResponse {
-    let request = loaders::register(request.into_inner(), &state.store).data(access::Principal::Anonymous);
-    state.schema.execute(request).await.into()
+    execute(&state.schema, &state.store, request.into_inner(), access::Principal::Anonymous)
+        .await
+        .into()
+}
+
+/// Runs one GraphQL request for a caller, with fresh loaders: the only way requests reach
+/// the schema, over HTTP or in tests.
+pub async fn execute(
+    schema: &ConcordSchema,
+    store: &Store,
+    request: async_graphql::Request,
+    principal: access::Principal,
+) -> async_graphql::Response {
+    let request = loaders::register(request, store).data(principal);
+    schema.execute(request).await
 }
 
 async fn graphiql() -> impl IntoResponse {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use concord_domain::area::{Area, AreaId, Pcode};
 use concord_domain::intervention::InterventionId;
 use concord_domain::need::ProgressReport;
@@ -74,9 +74,61 @@ impl Loader<InterventionId> for ProgressLoader {
 }
 
 /// Loaders live for one request, so their caches never serve another caller's data.
+/// Each caches what it loaded, so a list resolver can prime it for the whole page.
 pub fn register(request: async_graphql::Request, store: &Store) -> async_graphql::Request {
     request
-        .data(DataLoader::new(OrganisationLoader(store.clone()), tokio::spawn))
-        .data(DataLoader::new(AreaLoader(store.clone()), tokio::spawn))
-        .data(DataLoader::new(ProgressLoader(store.clone()), tokio::spawn))
+        .data(DataLoader::with_cache(
+            OrganisationLoader(store.clone()),
+            tokio::spawn,
+            HashMapCache::default(),
+        ))
+        .data(DataLoader::with_cache(
+            AreaLoader(store.clone()),
+            tokio::spawn,
+            HashMapCache::default(),
+        ))
+        .data(DataLoader::with_cache(
+            ProgressLoader(store.clone()),
+            tokio::spawn,
+            HashMapCache::default(),
+        ))
+}
+
+pub type Organisations = DataLoader<OrganisationLoader, HashMapCache>;
+pub type Areas = DataLoader<AreaLoader, HashMapCache>;
+pub type Progress = DataLoader<ProgressLoader, HashMapCache>;
+
+/// Loads, in one statement each, the organisations and areas a page of interventions refers
+/// to, when the query asks for them. Batching by delay alone splits a large page into
+/// several batches; priming makes the cost of a page fixed.
+pub async fn prime_for_interventions(
+    ctx: &async_graphql::Context<'_>,
+    interventions: &[concord_domain::intervention::Intervention],
+) -> Result<(), Arc<StoreError>> {
+    let store = ctx.data_unchecked::<Store>();
+    let node = ctx.look_ahead().field("edges").field("node");
+    let wants_orgs = node.field("reportingOrganisation").exists()
+        || node.field("participants").field("organisation").exists();
+    if wants_orgs {
+        let mut ids: Vec<OrganisationId> = interventions.iter().flat_map(|i| i.record.organisations()).collect();
+        ids.sort();
+        ids.dedup();
+        let orgs = store.organisations_by_ids(&ids).await?;
+        ctx.data_unchecked::<Organisations>()
+            .feed_many(orgs.into_iter().map(|o| (o.id, o)))
+            .await;
+    }
+    if node.field("locations").field("area").exists() {
+        let mut pcodes: Vec<Pcode> = interventions
+            .iter()
+            .flat_map(|i| i.record.locations.iter().map(|l| l.pcode.clone()))
+            .collect();
+        pcodes.sort();
+        pcodes.dedup();
+        let areas = store.areas_by_pcodes(&pcodes).await?;
+        ctx.data_unchecked::<Areas>()
+            .feed_many(areas.into_iter().map(|a| (a.pcode.clone(), a)))
+            .await;
+    }
+    Ok(())
 }

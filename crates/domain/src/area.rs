@@ -847,7 +847,9 @@ fn judge(
 }
 
 /// Storage identity of an area.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct AreaId(pub i64);
 
 /// A stored area, with its place in the hierarchy.

@@ -188,7 +188,7 @@ mod tests {
             total: 100,
             with_disability: Some(200),
             groups: vec!["XYZ".into()],
-            bands: vec![band("F", Some(18), Some(5), 300)],
+            bands: vec![band("F", Some(18), Some(5), 30)],
         };
         let err = Population::parse("target", &input).unwrap_err();
         let fields: Vec<&str> = err.0.iter().map(|e| e.field.as_str()).collect();
@@ -198,9 +198,19 @@ mod tests {
                 "target.withDisability",
                 "target.groups[0]",
                 "target.bands[0].maxAge",
-                "target.bands[0].people"
             ]
         );
+    }
+
+    #[test]
+    fn a_band_cannot_exceed_the_total() {
+        let input = PopulationInput {
+            total: 100,
+            bands: vec![band("M", None, None, 300)],
+            ..Default::default()
+        };
+        let err = Population::parse("target", &input).unwrap_err();
+        assert_eq!(err.0[0].field, "target.bands[0].people");
     }
 
     #[test]

@@ -82,6 +82,7 @@ impl InterventionQuery {
         let filter = filter.unwrap_or_default().into_store(ctx).await?;
         let has_after = after.is_some();
         let page = store(ctx).interventions(&filter, page_request(first, after)?).await?;
+        crate::loaders::prime_for_interventions(ctx, &page.items).await?;
         let mut connection =
             Connection::with_additional_fields(has_after, page.has_next_page, InterventionCount(filter));
         connection.edges = page

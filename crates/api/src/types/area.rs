@@ -1,11 +1,10 @@
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Object};
 use concord_domain::area;
 use concord_store::{AreaFilter, Page};
 
 use crate::error::ApiResult;
-use crate::loaders::AreaLoader;
+use crate::loaders::Areas;
 use crate::paging::{IdCursor, page_request};
 use crate::scalars::Date;
 
@@ -59,7 +58,7 @@ impl Area {
             return Ok(None);
         };
         Ok(ctx
-            .data_unchecked::<DataLoader<AreaLoader>>()
+            .data_unchecked::<Areas>()
             .load_one(parent)
             .await?
             .map(Area))

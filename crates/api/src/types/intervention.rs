@@ -1,4 +1,3 @@
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use concord_domain::{intervention, reference};
@@ -7,7 +6,7 @@ use concord_store::InterventionFilter;
 use super::{Area, Organisation, Population, ProgressReport, Sector};
 use crate::enums::{ActivityStatus, Approach, InterventionKind, OrganisationRole, SectorVocabulary, Visibility};
 use crate::error::{ApiError, ApiResult};
-use crate::loaders::{AreaLoader, OrganisationLoader, ProgressLoader};
+use crate::loaders::{Areas, Organisations, Progress};
 use crate::scalars::Date;
 
 /// Who does what, where, when, for whom, with what money.
@@ -49,7 +48,7 @@ impl Intervention {
     }
 
     async fn reporting_organisation(&self, ctx: &Context<'_>) -> ApiResult<Organisation> {
-        ctx.data_unchecked::<DataLoader<OrganisationLoader>>()
+        ctx.data_unchecked::<Organisations>()
             .load_one(self.0.record.reporting_organisation)
             .await?
             .map(Organisation)
@@ -138,7 +137,7 @@ impl Intervention {
     /// People reached, period by period, oldest first.
     async fn progress(&self, ctx: &Context<'_>) -> ApiResult<Vec<ProgressReport>> {
         Ok(ctx
-            .data_unchecked::<DataLoader<ProgressLoader>>()
+            .data_unchecked::<Progress>()
             .load_one(self.0.id)
             .await?
             .unwrap_or_default()
@@ -151,7 +150,7 @@ impl Intervention {
 #[Object]
 impl Participation {
     async fn organisation(&self, ctx: &Context<'_>) -> ApiResult<Organisation> {
-        ctx.data_unchecked::<DataLoader<OrganisationLoader>>()
+        ctx.data_unchecked::<Organisations>()
             .load_one(self.0.organisation)
             .await?
             .map(Organisation)
@@ -195,7 +194,7 @@ impl InterventionLocation {
 
     async fn area(&self, ctx: &Context<'_>) -> ApiResult<Option<Area>> {
         Ok(ctx
-            .data_unchecked::<DataLoader<AreaLoader>>()
+            .data_unchecked::<Areas>()
             .load_one(self.0.pcode.clone())
             .await?
             .map(Area))

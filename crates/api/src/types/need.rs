@@ -1,4 +1,3 @@
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, Object};
 use concord_domain::need::{self, NeedSector};
 use concord_domain::reference;
@@ -6,7 +5,7 @@ use concord_store::NeedFilter;
 
 use super::{Area, Population, Sector};
 use crate::error::ApiResult;
-use crate::loaders::AreaLoader;
+use crate::loaders::Areas;
 use crate::scalars::Date;
 
 /// People in need in an area, for a sector (or all sectors) and a period.
@@ -24,7 +23,7 @@ impl Need {
 
     async fn area(&self, ctx: &Context<'_>) -> ApiResult<Option<Area>> {
         Ok(ctx
-            .data_unchecked::<DataLoader<AreaLoader>>()
+            .data_unchecked::<Areas>()
             .load_one(self.0.need.pcode.clone())
             .await?
             .map(Area))
