@@ -7,7 +7,12 @@ use sea_orm_migration::schema::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-fn fk(from: &'static str, column: &'static str, to: &'static str, cascade: bool) -> ForeignKeyCreateStatement {
+fn fk(
+    from: &'static str,
+    column: &'static str,
+    to: &'static str,
+    cascade: bool,
+) -> ForeignKeyCreateStatement {
     let mut fk = ForeignKey::create();
     fk.name(format!("fk_{from}_{column}"))
         .from(from, column)
@@ -22,7 +27,8 @@ fn fk(from: &'static str, column: &'static str, to: &'static str, cascade: bool)
 
 fn index(table: &'static str, columns: &[&'static str], unique: bool) -> IndexCreateStatement {
     let mut idx = Index::create();
-    idx.name(format!("idx_{table}_{}", columns.join("_"))).table(table);
+    idx.name(format!("idx_{table}_{}", columns.join("_")))
+        .table(table);
     for c in columns {
         idx.col(*c);
     }
@@ -59,7 +65,9 @@ impl MigrationTrait for Migration {
         manager
             .create_index(index("organisation", &["iati_identifier"], true))
             .await?;
-        manager.create_index(index("organisation", &["name"], false)).await?;
+        manager
+            .create_index(index("organisation", &["name"], false))
+            .await?;
 
         manager
             .create_table(
@@ -80,9 +88,13 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        manager.create_index(index("area", &["pcode"], true)).await?;
+        manager
+            .create_index(index("area", &["pcode"], true))
+            .await?;
         manager.create_index(index("area", &["path"], true)).await?;
-        manager.create_index(index("area", &["parent_id"], false)).await?;
+        manager
+            .create_index(index("area", &["parent_id"], false))
+            .await?;
         manager
             .create_index(index("area", &["country", "admin_level"], false))
             .await?;
@@ -131,7 +143,11 @@ impl MigrationTrait for Migration {
             ))
             .await?;
         manager
-            .create_index(index("intervention", &["effective_start", "effective_end"], false))
+            .create_index(index(
+                "intervention",
+                &["effective_start", "effective_end"],
+                false,
+            ))
             .await?;
         manager
             .create_index(index("intervention", &["effective_end"], false))
@@ -149,16 +165,34 @@ impl MigrationTrait for Migration {
                     .col(big_integer("organisation_id"))
                     .col(string_len("role", 2))
                     .col(string_len_null("activity_id", 200))
-                    .foreign_key(&mut fk("intervention_participant", "intervention_id", "intervention", true))
-                    .foreign_key(&mut fk("intervention_participant", "organisation_id", "organisation", false))
+                    .foreign_key(&mut fk(
+                        "intervention_participant",
+                        "intervention_id",
+                        "intervention",
+                        true,
+                    ))
+                    .foreign_key(&mut fk(
+                        "intervention_participant",
+                        "organisation_id",
+                        "organisation",
+                        false,
+                    ))
                     .take(),
             )
             .await?;
         manager
-            .create_index(index("intervention_participant", &["intervention_id"], false))
+            .create_index(index(
+                "intervention_participant",
+                &["intervention_id"],
+                false,
+            ))
             .await?;
         manager
-            .create_index(index("intervention_participant", &["organisation_id"], false))
+            .create_index(index(
+                "intervention_participant",
+                &["organisation_id"],
+                false,
+            ))
             .await?;
 
         manager
@@ -170,7 +204,12 @@ impl MigrationTrait for Migration {
                     .col(string_len("vocabulary", 4))
                     .col(string_len("code", 20))
                     .col(double_null("percentage"))
-                    .foreign_key(&mut fk("intervention_sector", "intervention_id", "intervention", true))
+                    .foreign_key(&mut fk(
+                        "intervention_sector",
+                        "intervention_id",
+                        "intervention",
+                        true,
+                    ))
                     .take(),
             )
             .await?;
@@ -189,7 +228,12 @@ impl MigrationTrait for Migration {
                     .col(big_integer("intervention_id"))
                     .col(big_integer("area_id"))
                     .col(big_integer_null("target"))
-                    .foreign_key(&mut fk("intervention_location", "intervention_id", "intervention", true))
+                    .foreign_key(&mut fk(
+                        "intervention_location",
+                        "intervention_id",
+                        "intervention",
+                        true,
+                    ))
                     .foreign_key(&mut fk("intervention_location", "area_id", "area", false))
                     .take(),
             )
@@ -245,7 +289,12 @@ impl MigrationTrait for Migration {
                     .col(string_len_null("note", 2000))
                     .col(timestamp_with_time_zone("created_at"))
                     .col(timestamp_with_time_zone("updated_at"))
-                    .foreign_key(&mut fk("progress_report", "intervention_id", "intervention", true))
+                    .foreign_key(&mut fk(
+                        "progress_report",
+                        "intervention_id",
+                        "intervention",
+                        true,
+                    ))
                     .take(),
             )
             .await?;

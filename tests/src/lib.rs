@@ -21,12 +21,16 @@ pub enum Backend {
 
 /// The PostgreSQL server to create test databases on, if any.
 pub fn postgres_url() -> Option<String> {
-    std::env::var("CONCORD_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())
+    std::env::var("CONCORD_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
 }
 
 /// The shared third-party data (`../shared/data` beside the workspace), if present.
 pub fn shared_data(relative: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data").join(relative);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data")
+        .join(relative);
     path.exists().then_some(path)
 }
 
@@ -72,7 +76,9 @@ impl TestDatabase {
                     std::process::id(),
                     DATABASES.fetch_add(1, Ordering::SeqCst)
                 );
-                let admin = Database::connect(&server).await.expect("connect to the test PostgreSQL server");
+                let admin = Database::connect(&server)
+                    .await
+                    .expect("connect to the test PostgreSQL server");
                 admin
                     .execute_unprepared(&format!("CREATE DATABASE {name}"))
                     .await
@@ -177,7 +183,10 @@ impl TestApp {
     /// Sends a GraphQL request that must succeed and returns its `data`.
     pub async fn data(&self, query: &str, variables: Value) -> Value {
         let response = self.gql(query, variables).await;
-        assert!(response.get("errors").is_none(), "unexpected errors: {response:#}");
+        assert!(
+            response.get("errors").is_none(),
+            "unexpected errors: {response:#}"
+        );
         response["data"].clone()
     }
 
@@ -189,7 +198,9 @@ impl TestApp {
     /// Stops the server with SIGTERM and waits for it, then drops the database.
     pub async fn stop(mut self) {
         if let Some(pid) = self.child.id() {
-            let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
         }
         let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
         self.database.drop_database().await;
@@ -198,7 +209,9 @@ impl TestApp {
 
 /// The `extensions.code` of the first error of a response.
 pub fn error_code(response: &Value) -> &str {
-    response["errors"][0]["extensions"]["code"].as_str().unwrap_or("")
+    response["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("")
 }
 
 /// The field paths named by a VALIDATION error.

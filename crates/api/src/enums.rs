@@ -104,7 +104,13 @@ mirror_enum!(
 
 mirror_enum!(
     /// IATI SectorVocabulary the registry speaks: 1 (DAC 5-digit), 2 (DAC 3-digit), 10 (humanitarian global clusters).
-    SectorVocabulary => reference::SectorVocabulary { Dac5 => Dac5, Dac3 => Dac3, Cluster => Cluster }
+    SectorVocabulary => reference::SectorVocabulary {
+        #[graphql(name = "DAC5")]
+        Dac5 => Dac5,
+        #[graphql(name = "DAC3")]
+        Dac3 => Dac3,
+        Cluster => Cluster,
+    }
 );
 
 mirror_enum!(

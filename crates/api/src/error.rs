@@ -94,8 +94,14 @@ impl ErrorExtensions for ApiError {
                     .iter()
                     .map(|e| {
                         let mut m = async_graphql::indexmap::IndexMap::new();
-                        m.insert(async_graphql::Name::new("field"), Value::from(e.field.as_str()));
-                        m.insert(async_graphql::Name::new("message"), Value::from(e.message.as_str()));
+                        m.insert(
+                            async_graphql::Name::new("field"),
+                            Value::from(e.field.as_str()),
+                        );
+                        m.insert(
+                            async_graphql::Name::new("message"),
+                            Value::from(e.message.as_str()),
+                        );
                         Value::Object(m)
                     })
                     .collect();

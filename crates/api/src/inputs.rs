@@ -8,13 +8,15 @@ use concord_domain::intervention::{
 };
 use concord_domain::need::{NeedInput as DomainNeed, ProgressInput};
 use concord_domain::organisation::{OrganisationId, OrganisationInput};
-use concord_domain::population::{PopulationBandInput as DomainBand, PopulationInput as DomainPopulation};
+use concord_domain::population::{
+    PopulationBandInput as DomainBand, PopulationInput as DomainPopulation,
+};
 use concord_domain::values;
 use concord_domain::{ValidationError, ValidationErrors};
 
 use crate::enums::{
-    ActivityStatus, ActorLevel, Approach, InterventionKind, OrganisationRole, PopulationGroup, SectorVocabulary,
-    Sex, Visibility,
+    ActivityStatus, ActorLevel, Approach, InterventionKind, OrganisationRole, PopulationGroup,
+    SectorVocabulary, Sex, Visibility,
 };
 use crate::scalars::Date;
 
@@ -71,7 +73,9 @@ impl From<PopulationBandInput> for DomainBand {
             sex: Some(values::Sex::from(b.sex).code().to_owned()),
             min_age: b.min_age,
             max_age: b.max_age,
-            group: b.group.map(|g| values::PopulationGroup::from(g).code().to_owned()),
+            group: b
+                .group
+                .map(|g| values::PopulationGroup::from(g).code().to_owned()),
             people: b.people,
         }
     }
@@ -160,7 +164,11 @@ pub struct InterventionInput {
 impl InterventionInput {
     pub fn into_domain(self) -> Result<DomainIntervention, ValidationErrors> {
         let mut errors = ValidationErrors::default();
-        let reporting = id_or_error("reportingOrganisationId", &self.reporting_organisation_id, &mut errors);
+        let reporting = id_or_error(
+            "reportingOrganisationId",
+            &self.reporting_organisation_id,
+            &mut errors,
+        );
         let participants = self
             .participants
             .into_iter()
@@ -185,9 +193,11 @@ impl InterventionInput {
                 .sectors
                 .into_iter()
                 .map(|s| DomainSector {
-                    vocabulary: s
-                        .vocabulary
-                        .map(|v| concord_domain::reference::SectorVocabulary::from(v).iati_code().to_owned()),
+                    vocabulary: s.vocabulary.map(|v| {
+                        concord_domain::reference::SectorVocabulary::from(v)
+                            .iati_code()
+                            .to_owned()
+                    }),
                     code: s.code,
                     percentage: s.percentage,
                 })
@@ -212,7 +222,9 @@ impl InterventionInput {
                 amount: b.amount,
                 currency: b.currency,
             }),
-            visibility: self.visibility.map(|v| values::Visibility::from(v).code().to_owned()),
+            visibility: self
+                .visibility
+                .map(|v| values::Visibility::from(v).code().to_owned()),
         };
         errors.into_result(|| input)
     }

@@ -70,9 +70,14 @@ pub fn router(store: Store) -> Router {
 }
 
 async fn graphql(State(state): State<AppState>, request: GraphQLRequest) -> GraphQLResponse {
-    execute(&state.schema, &state.store, request.into_inner(), access::Principal::Anonymous)
-        .await
-        .into()
+    execute(
+        &state.schema,
+        &state.store,
+        request.into_inner(),
+        access::Principal::Anonymous,
+    )
+    .await
+    .into()
 }
 
 /// Runs one GraphQL request for a caller, with fresh loaders: the only way requests reach
@@ -101,6 +106,10 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let ready = tokio::time::timeout(Duration::from_secs(2), state.store.is_ready())
         .await
         .unwrap_or(false);
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(serde_json::json!({ "ready": ready })))
 }

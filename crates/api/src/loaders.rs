@@ -19,7 +19,10 @@ impl Loader<OrganisationId> for OrganisationLoader {
     type Value = Organisation;
     type Error = Arc<StoreError>;
 
-    async fn load(&self, keys: &[OrganisationId]) -> Result<HashMap<OrganisationId, Organisation>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[OrganisationId],
+    ) -> Result<HashMap<OrganisationId, Organisation>, Self::Error> {
         Ok(self
             .0
             .organisations_by_ids(keys)
@@ -64,10 +67,15 @@ impl Loader<InterventionId> for ProgressLoader {
     type Value = Vec<ProgressReport>;
     type Error = Arc<StoreError>;
 
-    async fn load(&self, keys: &[InterventionId]) -> Result<HashMap<InterventionId, Vec<ProgressReport>>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[InterventionId],
+    ) -> Result<HashMap<InterventionId, Vec<ProgressReport>>, Self::Error> {
         let mut out: HashMap<InterventionId, Vec<ProgressReport>> = HashMap::new();
         for report in self.0.progress_reports(keys).await? {
-            out.entry(report.report.intervention).or_default().push(report);
+            out.entry(report.report.intervention)
+                .or_default()
+                .push(report);
         }
         Ok(out)
     }
@@ -110,7 +118,10 @@ pub async fn prime_for_interventions(
     let wants_orgs = node.field("reportingOrganisation").exists()
         || node.field("participants").field("organisation").exists();
     if wants_orgs {
-        let mut ids: Vec<OrganisationId> = interventions.iter().flat_map(|i| i.record.organisations()).collect();
+        let mut ids: Vec<OrganisationId> = interventions
+            .iter()
+            .flat_map(|i| i.record.organisations())
+            .collect();
         ids.sort();
         ids.dedup();
         let orgs = store.organisations_by_ids(&ids).await?;

@@ -17,7 +17,9 @@ impl CursorType for IdCursor {
     type Error = String;
 
     fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
-        let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| "malformed cursor".to_owned())?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(s)
+            .map_err(|_| "malformed cursor".to_owned())?;
         let text = String::from_utf8(bytes).map_err(|_| "malformed cursor".to_owned())?;
         text.strip_prefix("id:")
             .and_then(|n| n.parse().ok())
@@ -54,6 +56,9 @@ mod tests {
         assert_eq!(IdCursor::decode_cursor(&c), Ok(IdCursor(42)));
         assert!(IdCursor::decode_cursor("42").is_err());
         assert!(page_request(Some(-1), None).is_err());
-        assert_eq!(page_request(Some(10_000), None).unwrap().first, MAX_PAGE_SIZE);
+        assert_eq!(
+            page_request(Some(10_000), None).unwrap().first,
+            MAX_PAGE_SIZE
+        );
     }
 }

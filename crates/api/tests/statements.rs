@@ -17,12 +17,29 @@ async fn seeded_store(url: &str) -> Store {
     let store = Store::connect(url, 4).await.unwrap();
     store.migrate().await.unwrap();
     let country = Pcode::parse("ET").unwrap();
-    let mut areas = vec![NewArea::new(country.clone(), "Ethiopia", AdminLevel::COUNTRY, None, "ET", None).unwrap()];
+    let mut areas = vec![
+        NewArea::new(
+            country.clone(),
+            "Ethiopia",
+            AdminLevel::COUNTRY,
+            None,
+            "ET",
+            None,
+        )
+        .unwrap(),
+    ];
     for n in 1..=9 {
         let pcode = Pcode::parse(&format!("ET0{n}")).unwrap();
         areas.push(
-            NewArea::new(pcode, &format!("Region {n}"), AdminLevel::new(1).unwrap(), Some((&country, AdminLevel::COUNTRY)), "ET", None)
-                .unwrap(),
+            NewArea::new(
+                pcode,
+                &format!("Region {n}"),
+                AdminLevel::new(1).unwrap(),
+                Some((&country, AdminLevel::COUNTRY)),
+                "ET",
+                None,
+            )
+            .unwrap(),
         );
     }
     store.import_areas(&areas).await.unwrap();
@@ -49,12 +66,26 @@ async fn seeded_store(url: &str) -> Store {
                     activity_id: None,
                 }],
                 sectors: vec![
-                    SectorShareInput { vocabulary: None, code: "14030".into(), percentage: None },
-                    SectorShareInput { vocabulary: None, code: "WSH".into(), percentage: None },
+                    SectorShareInput {
+                        vocabulary: None,
+                        code: "14030".into(),
+                        percentage: None,
+                    },
+                    SectorShareInput {
+                        vocabulary: None,
+                        code: "WSH".into(),
+                        percentage: None,
+                    },
                 ],
                 locations: vec![
-                    LocationInput { pcode: format!("ET0{}", n % 9 + 1), target: None },
-                    LocationInput { pcode: format!("ET0{}", (n + 4) % 9 + 1), target: None },
+                    LocationInput {
+                        pcode: format!("ET0{}", n % 9 + 1),
+                        target: None,
+                    },
+                    LocationInput {
+                        pcode: format!("ET0{}", (n + 4) % 9 + 1),
+                        target: None,
+                    },
                 ],
                 planned_start: chrono::NaiveDate::from_ymd_opt(2025, 1, 1),
                 status: "2".into(),
@@ -87,10 +118,19 @@ async fn statements_for_a_page(url: &str, first: usize) -> usize {
             sectors {{ code sector {{ name }} }}
             locations {{ pcode area {{ name }} }} }} }} }} }}"
     );
-    let response = concord_api::execute(&schema, &store, async_graphql::Request::new(query), Principal::Anonymous).await;
+    let response = concord_api::execute(
+        &schema,
+        &store,
+        async_graphql::Request::new(query),
+        Principal::Anonymous,
+    )
+    .await;
     assert!(response.errors.is_empty(), "{:?}", response.errors);
     let json = response.data.into_json().unwrap();
-    assert_eq!(json["interventions"]["edges"].as_array().unwrap().len(), first);
+    assert_eq!(
+        json["interventions"]["edges"].as_array().unwrap().len(),
+        first
+    );
     counter.load(Ordering::SeqCst)
 }
 
@@ -112,11 +152,20 @@ async fn fresh(url: &str) -> String {
 
 async fn postgres_database() -> Option<String> {
     use sea_orm::ConnectionTrait;
-    let server = std::env::var("CONCORD_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())?;
+    let server = std::env::var("CONCORD_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
     static N: AtomicUsize = AtomicUsize::new(0);
-    let name = format!("concord_api_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
+    let name = format!(
+        "concord_api_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    );
     let admin = sea_orm::Database::connect(&server).await.unwrap();
-    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
     let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(&server);
     Some(format!("{base}/{name}"))
 }

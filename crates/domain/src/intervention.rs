@@ -14,7 +14,9 @@ use crate::values::{
 };
 
 /// Storage identity of an intervention.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 pub struct InterventionId(pub i64);
 
 /// An intervention as a client sends it, before validation.
@@ -127,16 +129,29 @@ impl NewIntervention {
         let external_id = errors.take(required_text("externalId", &input.external_id, 200));
         let title = errors.take(required_text("title", &input.title, 500));
         let description = errors
-            .take(optional_text("description", input.description.as_deref(), 20_000))
+            .take(optional_text(
+                "description",
+                input.description.as_deref(),
+                20_000,
+            ))
             .flatten();
 
         let participants = parse_participants(&input.participants, &mut errors);
         let sectors = parse_sectors(&input.sectors, &mut errors);
         let locations = parse_locations(&input.locations, &mut errors);
 
-        let planned = parse_period("planned", input.planned_start, input.planned_end, &mut errors);
+        let planned = parse_period(
+            "planned",
+            input.planned_start,
+            input.planned_end,
+            &mut errors,
+        );
         let actual = parse_period("actual", input.actual_start, input.actual_end, &mut errors);
-        if planned.is_none() && actual.is_none() && input.planned_start.is_none() && input.actual_start.is_none() {
+        if planned.is_none()
+            && actual.is_none()
+            && input.planned_start.is_none()
+            && input.actual_start.is_none()
+        {
             errors.push(ValidationError::new(
                 "plannedStart",
                 "a planned or actual start date is required",
@@ -157,7 +172,11 @@ impl NewIntervention {
             None => None,
         };
         if let Some(target) = &target {
-            let located: u64 = locations.iter().filter_map(|l| l.target).map(PeopleCount::get).sum();
+            let located: u64 = locations
+                .iter()
+                .filter_map(|l| l.target)
+                .map(PeopleCount::get)
+                .sum();
             if located > target.total.get() {
                 errors.push(ValidationError::new(
                     "locations",
@@ -200,7 +219,10 @@ impl NewIntervention {
             .actual
             .map(|p| p.start())
             .or(self.planned.map(|p| p.start()))?;
-        let end = self.actual.and_then(|p| p.end()).or(self.planned.and_then(|p| p.end()));
+        let end = self
+            .actual
+            .and_then(|p| p.end())
+            .or(self.planned.and_then(|p| p.end()));
         // An actual start after the planned end leaves the planned end meaningless.
         let end = end.filter(|e| *e >= start);
         Period::new("period", start, end).ok()
@@ -259,10 +281,17 @@ fn parse_participants(
         let path = format!("participants[{i}]");
         let role = errors.take(OrganisationRole::parse(&format!("{path}.role"), &p.role));
         let activity_id = errors
-            .take(optional_text(&format!("{path}.activityId"), p.activity_id.as_deref(), 200))
+            .take(optional_text(
+                &format!("{path}.activityId"),
+                p.activity_id.as_deref(),
+                200,
+            ))
             .flatten();
         if let Some(role) = role {
-            if out.iter().any(|o| o.organisation == p.organisation && o.role == role) {
+            if out
+                .iter()
+                .any(|o| o.organisation == p.organisation && o.role == role)
+            {
                 errors.push(ValidationError::new(
                     path,
                     "the same organisation is listed twice in the same role",
@@ -281,7 +310,10 @@ fn parse_participants(
 
 fn parse_sectors(input: &[SectorShareInput], errors: &mut ValidationErrors) -> Vec<SectorShare> {
     if input.is_empty() {
-        errors.push(ValidationError::new("sectors", "at least one sector is required"));
+        errors.push(ValidationError::new(
+            "sectors",
+            "at least one sector is required",
+        ));
         return Vec::new();
     }
     let mut out: Vec<SectorShare> = Vec::new();
@@ -315,7 +347,10 @@ fn parse_sectors(input: &[SectorShareInput], errors: &mut ValidationErrors) -> V
             .iter()
             .any(|o| o.vocabulary == sector.vocabulary && o.code == sector.code)
         {
-            errors.push(ValidationError::new(path, "the same sector is listed twice"));
+            errors.push(ValidationError::new(
+                path,
+                "the same sector is listed twice",
+            ));
             continue;
         }
         out.push(SectorShare {
@@ -327,7 +362,10 @@ fn parse_sectors(input: &[SectorShareInput], errors: &mut ValidationErrors) -> V
     // IATI: within one vocabulary, percentages are all given or all absent, and add up to 100.
     for vocabulary in SectorVocabulary::ALL {
         let shares: Vec<&SectorShare> = out.iter().filter(|s| s.vocabulary == vocabulary).collect();
-        let given: Vec<f64> = shares.iter().filter_map(|s| s.percentage.map(Percentage::get)).collect();
+        let given: Vec<f64> = shares
+            .iter()
+            .filter_map(|s| s.percentage.map(Percentage::get))
+            .collect();
         if given.is_empty() {
             continue;
         }
@@ -451,7 +489,10 @@ mod tests {
         let i = NewIntervention::parse(&valid_input()).unwrap();
         assert_eq!(i.sectors.len(), 3);
         assert_eq!(i.sectors[2].vocabulary, SectorVocabulary::Cluster);
-        assert_eq!(i.sectors[2].code, "11", "HPC code WSH is stored as its cluster id");
+        assert_eq!(
+            i.sectors[2].code, "11",
+            "HPC code WSH is stored as its cluster id"
+        );
         assert_eq!(i.locations[1].pcode.as_str(), "ET0201");
         assert_eq!(i.visibility, Visibility::Public);
         let period = i.effective_period().unwrap();
@@ -467,9 +508,15 @@ mod tests {
             code: "PRO-GBV".into(),
             percentage: None,
         }];
-        assert_eq!(NewIntervention::parse(&input).unwrap().visibility, Visibility::Restricted);
+        assert_eq!(
+            NewIntervention::parse(&input).unwrap().visibility,
+            Visibility::Restricted
+        );
         input.visibility = Some("PUBLIC".into());
-        assert_eq!(NewIntervention::parse(&input).unwrap().visibility, Visibility::Public);
+        assert_eq!(
+            NewIntervention::parse(&input).unwrap().visibility,
+            Visibility::Public
+        );
     }
 
     #[test]
@@ -500,7 +547,10 @@ mod tests {
             "plannedEnd",
             "status",
         ] {
-            assert!(fields.contains(&expected), "{expected} missing from {fields:?}");
+            assert!(
+                fields.contains(&expected),
+                "{expected} missing from {fields:?}"
+            );
         }
     }
 

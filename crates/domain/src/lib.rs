@@ -4,6 +4,7 @@
 //! rule is unit-tested here and the store and API only translate.
 
 pub mod area;
+pub mod demo;
 pub mod error;
 pub mod intervention;
 pub mod need;

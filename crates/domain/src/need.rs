@@ -39,7 +39,10 @@ impl Severity {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum NeedSector {
     Intersectoral,
-    Sector { vocabulary: SectorVocabulary, code: String },
+    Sector {
+        vocabulary: SectorVocabulary,
+        code: String,
+    },
 }
 
 impl NeedSector {
@@ -100,7 +103,9 @@ impl NewNeed {
         let pcode = errors.take(Pcode::parse(&input.pcode));
         let sector = match input.sector.as_deref().map(str::trim) {
             None | Some("") => Some(NeedSector::Intersectoral),
-            Some(code) if code.eq_ignore_ascii_case("intersectoral") => Some(NeedSector::Intersectoral),
+            Some(code) if code.eq_ignore_ascii_case("intersectoral") => {
+                Some(NeedSector::Intersectoral)
+            }
             Some(code) => match reference::find_sector(code) {
                 Some(s) => Some(NeedSector::Sector {
                     vocabulary: s.vocabulary,
@@ -115,7 +120,11 @@ impl NewNeed {
                 }
             },
         };
-        let period = errors.take(Period::new("periodEnd", input.period_start, Some(input.period_end)));
+        let period = errors.take(Period::new(
+            "periodEnd",
+            input.period_start,
+            Some(input.period_end),
+        ));
         let people = match Population::parse(
             "peopleInNeed",
             &PopulationInput {
@@ -128,7 +137,10 @@ impl NewNeed {
             Ok(p) => Some(p),
             Err(e) => {
                 errors.0.extend(e.0.into_iter().map(|mut e| {
-                    e.field = e.field.replace("peopleInNeed.total", "peopleInNeed").replace("peopleInNeed.bands", "bands");
+                    e.field = e
+                        .field
+                        .replace("peopleInNeed.total", "peopleInNeed")
+                        .replace("peopleInNeed.bands", "bands");
                     e
                 }));
                 None
@@ -180,7 +192,11 @@ pub struct ProgressReport {
 impl NewProgressReport {
     pub fn parse(input: &ProgressInput) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::default();
-        let period = errors.take(Period::new("periodEnd", input.period_start, Some(input.period_end)));
+        let period = errors.take(Period::new(
+            "periodEnd",
+            input.period_start,
+            Some(input.period_end),
+        ));
         let reached = match Population::parse("reached", &input.reached) {
             Ok(p) => Some(p),
             Err(e) => {
@@ -233,7 +249,10 @@ mod tests {
     fn intersectoral_when_no_sector() {
         let mut input = need();
         input.sector = None;
-        assert_eq!(NewNeed::parse(&input).unwrap().sector, NeedSector::Intersectoral);
+        assert_eq!(
+            NewNeed::parse(&input).unwrap().sector,
+            NeedSector::Intersectoral
+        );
         assert_eq!(NeedSector::from_key("*"), Some(NeedSector::Intersectoral));
     }
 
@@ -246,7 +265,10 @@ mod tests {
         input.sector = Some("nope".into());
         let err = NewNeed::parse(&input).unwrap_err();
         let fields: Vec<&str> = err.0.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, vec!["sector", "periodEnd", "peopleInNeed", "severity"]);
+        assert_eq!(
+            fields,
+            vec!["sector", "periodEnd", "peopleInNeed", "severity"]
+        );
     }
 
     #[test]
@@ -266,6 +288,9 @@ mod tests {
             period_end: d("2024-02-01"),
             ..input
         };
-        assert_eq!(NewProgressReport::parse(&bad).unwrap_err().0[0].field, "periodEnd");
+        assert_eq!(
+            NewProgressReport::parse(&bad).unwrap_err().0[0].field,
+            "periodEnd"
+        );
     }
 }

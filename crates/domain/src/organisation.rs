@@ -7,7 +7,9 @@ use crate::reference;
 use crate::values::{ActorLevel, optional_text, required_text};
 
 /// Storage identity of an organisation.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 pub struct OrganisationId(pub i64);
 
 /// An organisation as a client sends it.
@@ -168,7 +170,13 @@ mod tests {
         let fields: Vec<&str> = err.0.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
-            vec!["name", "iatiIdentifier", "organisationType", "level", "country"]
+            vec![
+                "name",
+                "iatiIdentifier",
+                "organisationType",
+                "level",
+                "country"
+            ]
         );
     }
 }

@@ -62,9 +62,9 @@ impl Population {
     pub fn parse(field: &str, input: &PopulationInput) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::default();
         let total = errors.take(PeopleCount::parse(&format!("{field}.total"), input.total));
-        let with_disability = input.with_disability.and_then(|n| {
-            errors.take(PeopleCount::parse(&format!("{field}.withDisability"), n))
-        });
+        let with_disability = input
+            .with_disability
+            .and_then(|n| errors.take(PeopleCount::parse(&format!("{field}.withDisability"), n)));
         if let (Some(total), Some(disabled)) = (total, with_disability)
             && disabled > total
         {
@@ -75,8 +75,10 @@ impl Population {
         }
         let mut groups = Vec::new();
         for (i, code) in input.groups.iter().enumerate() {
-            if let Some(group) = errors.take(PopulationGroup::parse(&format!("{field}.groups[{i}]"), code))
-                && !groups.contains(&group)
+            if let Some(group) = errors.take(PopulationGroup::parse(
+                &format!("{field}.groups[{i}]"),
+                code,
+            )) && !groups.contains(&group)
             {
                 groups.push(group);
             }
@@ -174,7 +176,10 @@ mod tests {
             total: 1000,
             with_disability: Some(150),
             groups: vec!["IDP".into()],
-            bands: vec![band("F", Some(0), Some(17), 300), band("M", Some(18), None, 250)],
+            bands: vec![
+                band("F", Some(0), Some(17), 300),
+                band("M", Some(18), None, 250),
+            ],
         };
         let p = Population::parse("target", &input).unwrap();
         assert_eq!(p.total.get(), 1000);

@@ -10,7 +10,9 @@ use crate::error::ValidationError;
 use crate::reference;
 
 /// A number of people. Never negative; counts above eight billion are a typing error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct PeopleCount(u64);
 
 impl PeopleCount {
@@ -65,11 +67,18 @@ pub struct Period {
 }
 
 impl Period {
-    pub fn new(field: &str, start: NaiveDate, end: Option<NaiveDate>) -> Result<Self, ValidationError> {
+    pub fn new(
+        field: &str,
+        start: NaiveDate,
+        end: Option<NaiveDate>,
+    ) -> Result<Self, ValidationError> {
         if let Some(end) = end
             && end < start
         {
-            return Err(ValidationError::new(field, "end date is before the start date"));
+            return Err(ValidationError::new(
+                field,
+                "end date is before the start date",
+            ));
         }
         Ok(Self { start, end })
     }
@@ -132,7 +141,11 @@ impl Money {
 }
 
 /// Trims a required free-text value and bounds its length.
-pub fn required_text(field: &str, value: &str, max_chars: usize) -> Result<String, ValidationError> {
+pub fn required_text(
+    field: &str,
+    value: &str,
+    max_chars: usize,
+) -> Result<String, ValidationError> {
     let value = value.trim();
     if value.is_empty() {
         return Err(ValidationError::new(field, "must not be empty"));
@@ -155,8 +168,14 @@ pub fn optional_text(
             format!("must be at most {max_chars} characters"),
         ));
     }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
-        return Err(ValidationError::new(field, "must not contain control characters"));
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(Some(value.to_owned()))
 }
@@ -199,7 +218,6 @@ macro_rules! code_enum {
         }
     };
 }
-
 
 code_enum!(
     /// Who may read a record (DESIGN.md section 5).
@@ -316,9 +334,18 @@ mod tests {
 
     #[test]
     fn money_needs_an_iso_currency() {
-        assert_eq!(Money::parse("budget", 10.0, "usd").unwrap().currency(), "USD");
-        assert_eq!(Money::parse("budget", 10.0, "XYZ").unwrap_err().field, "budget.currency");
-        assert_eq!(Money::parse("budget", -1.0, "USD").unwrap_err().field, "budget.amount");
+        assert_eq!(
+            Money::parse("budget", 10.0, "usd").unwrap().currency(),
+            "USD"
+        );
+        assert_eq!(
+            Money::parse("budget", 10.0, "XYZ").unwrap_err().field,
+            "budget.currency"
+        );
+        assert_eq!(
+            Money::parse("budget", -1.0, "USD").unwrap_err().field,
+            "budget.amount"
+        );
     }
 
     #[test]

@@ -31,7 +31,8 @@ pub async fn load(store: &Store, size: u64, seed: u64) -> anyhow::Result<()> {
 
     let mut organisation_ids = Vec::new();
     for input in demo::organisations() {
-        let org = NewOrganisation::parse(&input).map_err(|e| anyhow::anyhow!("demo organisation {}: {e}", input.name))?;
+        let org = NewOrganisation::parse(&input)
+            .map_err(|e| anyhow::anyhow!("demo organisation {}: {e}", input.name))?;
         let stored = match org.iati_identifier.as_ref() {
             Some(id) => store.organisation_by_iati_identifier(id.as_str()).await?,
             None => None,
@@ -51,8 +52,10 @@ pub async fn load(store: &Store, size: u64, seed: u64) -> anyhow::Result<()> {
 
     let bar = ProgressBar::new(size);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} interventions {bar:40} {pos}/{len} ({per_sec}, {eta} left)")
-            .context("progress bar template")?,
+        ProgressStyle::with_template(
+            "{spinner} interventions {bar:40} {pos}/{len} ({per_sec}, {eta} left)",
+        )
+        .context("progress bar template")?,
     );
     let mut batch = Vec::with_capacity(BATCH);
     let mut written = 0;

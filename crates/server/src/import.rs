@@ -7,7 +7,8 @@ use concord_domain::area::read_pcode_table;
 use concord_store::Store;
 
 pub async fn areas(store: &Store, file: &Path) -> anyhow::Result<()> {
-    let reader = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let reader =
+        std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let known = store.known_pcodes().await?;
     let table = read_pcode_table(std::io::BufReader::new(reader), &known)
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
@@ -17,7 +18,11 @@ pub async fn areas(store: &Store, file: &Path) -> anyhow::Result<()> {
             "{}:{}: {}{}",
             file.display(),
             error.line,
-            error.pcode.as_deref().map(|p| format!("{p}: ")).unwrap_or_default(),
+            error
+                .pcode
+                .as_deref()
+                .map(|p| format!("{p}: "))
+                .unwrap_or_default(),
             error.reason
         );
     }

@@ -17,11 +17,21 @@ use concord_store::Store;
 #[command(name = "concord", version, about)]
 struct Cli {
     /// Database URL: `sqlite://FILE` (created if missing) or `postgres://USER@HOST/DB`.
-    #[arg(long, global = true, env = "CONCORD_DATABASE_URL", default_value = "sqlite://concord.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "CONCORD_DATABASE_URL",
+        default_value = "sqlite://concord.db"
+    )]
     database_url: String,
 
     /// Database connections in the pool.
-    #[arg(long, global = true, env = "CONCORD_DATABASE_POOL", default_value_t = 10)]
+    #[arg(
+        long,
+        global = true,
+        env = "CONCORD_DATABASE_POOL",
+        default_value_t = 10
+    )]
     database_pool: u32,
 
     #[command(subcommand)]

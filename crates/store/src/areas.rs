@@ -39,7 +39,8 @@ pub(crate) fn to_domain(row: area::Model) -> StoreResult<Area> {
         id: AreaId(row.id),
         pcode: Pcode::parse(&row.pcode).map_err(|_| corrupt("area.pcode"))?,
         name: row.name,
-        admin_level: AdminLevel::new(i64::from(row.admin_level)).map_err(|_| corrupt("area.admin_level"))?,
+        admin_level: AdminLevel::new(i64::from(row.admin_level))
+            .map_err(|_| corrupt("area.admin_level"))?,
         parent: row.parent_id.map(AreaId),
         path: AreaPath::parse(&row.path).map_err(|_| corrupt("area.path"))?,
         country: row.country,
@@ -124,7 +125,10 @@ impl Store {
                     area::Entity::update_many()
                         .col_expr(area::Column::Name, Expr::value(area.name.clone()))
                         .col_expr(area::Column::ValidFrom, Expr::value(area.valid_from))
-                        .col_expr(area::Column::CodVersion, Expr::value(area.cod_version.clone()))
+                        .col_expr(
+                            area::Column::CodVersion,
+                            Expr::value(area.cod_version.clone()),
+                        )
                         .filter(area::Column::Id.eq(*id))
                         .exec(&txn)
                         .await?;
@@ -150,10 +154,7 @@ impl Store {
                 });
             }
             for chunk in inserts.chunks(1000) {
-                let pcodes: Vec<String> = chunk
-                    .iter()
-                    .map(|a| a.pcode.clone().unwrap())
-                    .collect();
+                let pcodes: Vec<String> = chunk.iter().map(|a| a.pcode.clone().unwrap()).collect();
                 area::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
                 report.inserted += chunk.len() as u64;
                 let rows = area::Entity::find()
@@ -194,7 +195,12 @@ impl Store {
 
     /// The ancestors of an area, from the country down.
     pub async fn ancestors(&self, area: &Area) -> StoreResult<Vec<Area>> {
-        let pcodes: Vec<String> = area.path.ancestors().iter().map(|p| p.as_str().to_owned()).collect();
+        let pcodes: Vec<String> = area
+            .path
+            .ancestors()
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect();
         if pcodes.is_empty() {
             return Ok(Vec::new());
         }
@@ -244,7 +250,10 @@ impl Store {
             query = query.filter(area::Column::Id.gt(after));
         }
         let rows = query.limit(page.first + 1).all(&self.db).await?;
-        let items = rows.into_iter().map(to_domain).collect::<StoreResult<Vec<_>>>()?;
+        let items = rows
+            .into_iter()
+            .map(to_domain)
+            .collect::<StoreResult<Vec<_>>>()?;
         Ok(Page::from_overfetch(items, page.first))
     }
 

@@ -53,9 +53,8 @@ pub type NewInterventionBatch<'a> = &'a [NewIntervention];
 
 fn condition(filter: &InterventionFilter) -> Condition {
     use intervention::Column as C;
-    let mut cond = Condition::all().add(
-        C::Visibility.is_in(filter.visible.iter().map(|v| v.code().to_owned())),
-    );
+    let mut cond = Condition::all()
+        .add(C::Visibility.is_in(filter.visible.iter().map(|v| v.code().to_owned())));
     if let Some(org) = filter.organisation {
         cond = cond.add(
             Condition::any()
@@ -95,12 +94,17 @@ fn condition(filter: &InterventionFilter) -> Condition {
         cond = cond.add(
             C::Id.in_subquery(
                 Query::select()
-                    .column((intervention_location::Entity, intervention_location::Column::InterventionId))
+                    .column((
+                        intervention_location::Entity,
+                        intervention_location::Column::InterventionId,
+                    ))
                     .from(intervention_location::Entity)
                     .inner_join(
                         area::Entity,
-                        Expr::col((area::Entity, area::Column::Id))
-                            .equals((intervention_location::Entity, intervention_location::Column::AreaId)),
+                        Expr::col((area::Entity, area::Column::Id)).equals((
+                            intervention_location::Entity,
+                            intervention_location::Column::AreaId,
+                        )),
                     )
                     .and_where(Expr::col((area::Entity, area::Column::Path)).gte(lower))
                     .and_where(Expr::col((area::Entity, area::Column::Path)).lt(upper))
@@ -112,7 +116,11 @@ fn condition(filter: &InterventionFilter) -> Condition {
         cond = cond.add(C::EffectiveStart.lte(to));
     }
     if let Some(from) = filter.active_from {
-        cond = cond.add(Condition::any().add(C::EffectiveEnd.is_null()).add(C::EffectiveEnd.gte(from)));
+        cond = cond.add(
+            Condition::any()
+                .add(C::EffectiveEnd.is_null())
+                .add(C::EffectiveEnd.gte(from)),
+        );
     }
     if let Some(statuses) = &filter.statuses {
         cond = cond.add(C::Status.is_in(statuses.iter().map(|s| s.code().to_owned())));
@@ -149,7 +157,10 @@ fn row_values(record: &NewIntervention) -> intervention::ActiveModel {
         effective_start: Set(period.map(|p| p.start()).unwrap_or(NaiveDate::MIN)),
         effective_end: Set(period.and_then(|p| p.end())),
         target_total: Set(record.target.as_ref().map(|t| t.total.get() as i64)),
-        target: Set(record.target.as_ref().and_then(|t| serde_json::to_value(t).ok())),
+        target: Set(record
+            .target
+            .as_ref()
+            .and_then(|t| serde_json::to_value(t).ok())),
         budget_amount: Set(record.budget.as_ref().map(Money::amount)),
         budget_currency: Set(record.budget.as_ref().map(|b| b.currency().to_owned())),
         visibility: Set(record.visibility.code().to_owned()),
@@ -194,7 +205,11 @@ async fn resolve_references<C: ConnectionTrait>(
     }
     let mut errors = ValidationErrors::default();
     for (n, r) in records.iter().enumerate() {
-        let prefix = if records.len() > 1 { format!("[{n}].") } else { String::new() };
+        let prefix = if records.len() > 1 {
+            format!("[{n}].")
+        } else {
+            String::new()
+        };
         if !found_orgs.contains(&r.reporting_organisation.0) {
             errors.push(ValidationError::new(
                 format!("{prefix}reportingOrganisationId"),
@@ -261,13 +276,19 @@ async fn insert_children<C: ConnectionTrait>(
         }
     }
     for chunk in sectors.chunks(2000) {
-        intervention_sector::Entity::insert_many(chunk.to_vec()).exec(db).await?;
+        intervention_sector::Entity::insert_many(chunk.to_vec())
+            .exec(db)
+            .await?;
     }
     for chunk in locations.chunks(2000) {
-        intervention_location::Entity::insert_many(chunk.to_vec()).exec(db).await?;
+        intervention_location::Entity::insert_many(chunk.to_vec())
+            .exec(db)
+            .await?;
     }
     for chunk in participants.chunks(2000) {
-        intervention_participant::Entity::insert_many(chunk.to_vec()).exec(db).await?;
+        intervention_participant::Entity::insert_many(chunk.to_vec())
+            .exec(db)
+            .await?;
     }
     Ok(())
 }
@@ -299,7 +320,10 @@ fn duplicate_external_id(e: StoreError) -> StoreError {
 
 /// Rebuilds domain interventions from rows, loading their children in three statements
 /// (plus one for the P-codes of their areas), whatever the number of rows.
-async fn assemble<C: ConnectionTrait>(db: &C, rows: Vec<intervention::Model>) -> StoreResult<Vec<Intervention>> {
+async fn assemble<C: ConnectionTrait>(
+    db: &C,
+    rows: Vec<intervention::Model>,
+) -> StoreResult<Vec<Intervention>> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -311,16 +335,19 @@ async fn assemble<C: ConnectionTrait>(db: &C, rows: Vec<intervention::Model>) ->
         .all(db)
         .await?
     {
-        sectors.entry(s.intervention_id).or_default().push(SectorShare {
-            vocabulary: SectorVocabulary::from_iati_code(&s.vocabulary)
-                .ok_or_else(|| corrupt("intervention_sector.vocabulary"))?,
-            code: s.code,
-            percentage: s
-                .percentage
-                .map(|p| Percentage::parse("percentage", p))
-                .transpose()
-                .map_err(|_| corrupt("intervention_sector.percentage"))?,
-        });
+        sectors
+            .entry(s.intervention_id)
+            .or_default()
+            .push(SectorShare {
+                vocabulary: SectorVocabulary::from_iati_code(&s.vocabulary)
+                    .ok_or_else(|| corrupt("intervention_sector.vocabulary"))?,
+                code: s.code,
+                percentage: s
+                    .percentage
+                    .map(|p| Percentage::parse("percentage", p))
+                    .transpose()
+                    .map_err(|_| corrupt("intervention_sector.percentage"))?,
+            });
     }
     let location_rows = intervention_location::Entity::find()
         .filter(intervention_location::Column::InterventionId.is_in(ids.clone()))
@@ -344,14 +371,17 @@ async fn assemble<C: ConnectionTrait>(db: &C, rows: Vec<intervention::Model>) ->
             .get(&l.area_id)
             .and_then(|p| Pcode::parse(p).ok())
             .ok_or_else(|| corrupt("intervention_location.area_id"))?;
-        locations.entry(l.intervention_id).or_default().push(Location {
-            pcode,
-            target: l
-                .target
-                .map(|t| PeopleCount::parse("target", t))
-                .transpose()
-                .map_err(|_| corrupt("intervention_location.target"))?,
-        });
+        locations
+            .entry(l.intervention_id)
+            .or_default()
+            .push(Location {
+                pcode,
+                target: l
+                    .target
+                    .map(|t| PeopleCount::parse("target", t))
+                    .transpose()
+                    .map_err(|_| corrupt("intervention_location.target"))?,
+            });
     }
     let mut participants: HashMap<i64, Vec<Participation>> = HashMap::new();
     for p in intervention_participant::Entity::find()
@@ -360,11 +390,15 @@ async fn assemble<C: ConnectionTrait>(db: &C, rows: Vec<intervention::Model>) ->
         .all(db)
         .await?
     {
-        participants.entry(p.intervention_id).or_default().push(Participation {
-            organisation: OrganisationId(p.organisation_id),
-            role: OrganisationRole::from_code(&p.role).ok_or_else(|| corrupt("intervention_participant.role"))?,
-            activity_id: p.activity_id,
-        });
+        participants
+            .entry(p.intervention_id)
+            .or_default()
+            .push(Participation {
+                organisation: OrganisationId(p.organisation_id),
+                role: OrganisationRole::from_code(&p.role)
+                    .ok_or_else(|| corrupt("intervention_participant.role"))?,
+                activity_id: p.activity_id,
+            });
     }
     rows.into_iter()
         .map(|row| {
@@ -385,15 +419,16 @@ fn to_domain(
     locations: Vec<Location>,
     participants: Vec<Participation>,
 ) -> StoreResult<Intervention> {
-    let period = |start: Option<NaiveDate>, end: Option<NaiveDate>| -> StoreResult<Option<Period>> {
-        start
-            .map(|s| Period::new("period", s, end).map_err(|_| corrupt("intervention dates")))
-            .transpose()
-    };
+    let period =
+        |start: Option<NaiveDate>, end: Option<NaiveDate>| -> StoreResult<Option<Period>> {
+            start
+                .map(|s| Period::new("period", s, end).map_err(|_| corrupt("intervention dates")))
+                .transpose()
+        };
     let budget = match (row.budget_amount, &row.budget_currency) {
-        (Some(amount), Some(currency)) => {
-            Some(Money::parse("budget", amount, currency).map_err(|_| corrupt("intervention.budget"))?)
-        }
+        (Some(amount), Some(currency)) => Some(
+            Money::parse("budget", amount, currency).map_err(|_| corrupt("intervention.budget"))?,
+        ),
         _ => None,
     };
     let target: Option<Population> = row
@@ -416,9 +451,12 @@ fn to_domain(
             locations,
             planned: period(row.planned_start, row.planned_end)?,
             actual: period(row.actual_start, row.actual_end)?,
-            status: ActivityStatus::from_code(&row.status).ok_or_else(|| corrupt("intervention.status"))?,
-            kind: InterventionKind::from_code(&row.kind).ok_or_else(|| corrupt("intervention.kind"))?,
-            approach: Approach::from_code(&row.approach).ok_or_else(|| corrupt("intervention.approach"))?,
+            status: ActivityStatus::from_code(&row.status)
+                .ok_or_else(|| corrupt("intervention.status"))?,
+            kind: InterventionKind::from_code(&row.kind)
+                .ok_or_else(|| corrupt("intervention.kind"))?,
+            approach: Approach::from_code(&row.approach)
+                .ok_or_else(|| corrupt("intervention.approach"))?,
             target,
             budget,
             visibility: Visibility::from_code(&row.visibility)
@@ -437,14 +475,20 @@ impl Store {
             .await
             .map_err(|e| duplicate_external_id(e.into()))?;
         insert_children(&txn, &[(row.id, record)], &areas).await?;
-        let stored = assemble(&txn, vec![row]).await?.pop().ok_or(StoreError::NotFound)?;
+        let stored = assemble(&txn, vec![row])
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound)?;
         txn.commit().await?;
         Ok(stored)
     }
 
     /// Stores many interventions in one transaction (demo data, bulk imports); returns how
     /// many were written.
-    pub async fn create_interventions(&self, records: NewInterventionBatch<'_>) -> StoreResult<u64> {
+    pub async fn create_interventions(
+        &self,
+        records: NewInterventionBatch<'_>,
+    ) -> StoreResult<u64> {
         if records.is_empty() {
             return Ok(0);
         }
@@ -463,7 +507,10 @@ impl Store {
                 .column(intervention::Column::Id)
                 .column(intervention::Column::ReportingOrganisationId)
                 .column(intervention::Column::ExternalId)
-                .filter(intervention::Column::ExternalId.is_in(chunk.iter().map(|r| r.external_id.clone())))
+                .filter(
+                    intervention::Column::ExternalId
+                        .is_in(chunk.iter().map(|r| r.external_id.clone())),
+                )
                 .into_tuple::<(i64, i64, String)>()
                 .all(&txn)
                 .await?
@@ -514,7 +561,10 @@ impl Store {
         delete_children(&txn, id.0).await?;
         insert_children(&txn, &[(id.0, record)], &areas).await?;
         let row = visible_row(&txn, id, visible).await?;
-        let stored = assemble(&txn, vec![row]).await?.pop().ok_or(StoreError::NotFound)?;
+        let stored = assemble(&txn, vec![row])
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound)?;
         txn.commit().await?;
         Ok(stored)
     }
@@ -547,7 +597,11 @@ impl Store {
         Ok(())
     }
 
-    pub async fn intervention(&self, id: InterventionId, visible: &[Visibility]) -> StoreResult<Option<Intervention>> {
+    pub async fn intervention(
+        &self,
+        id: InterventionId,
+        visible: &[Visibility],
+    ) -> StoreResult<Option<Intervention>> {
         match visible_row(&self.db, id, visible).await {
             Ok(row) => Ok(assemble(&self.db, vec![row]).await?.pop()),
             Err(StoreError::NotFound) => Ok(None),
@@ -555,7 +609,11 @@ impl Store {
         }
     }
 
-    pub async fn interventions(&self, filter: &InterventionFilter, page: PageRequest) -> StoreResult<Page<Intervention>> {
+    pub async fn interventions(
+        &self,
+        filter: &InterventionFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<Intervention>> {
         let mut query = intervention::Entity::find()
             .filter(condition(filter))
             .order_by_asc(intervention::Column::Id);
@@ -602,7 +660,11 @@ fn stale(current: i64) -> StoreError {
 
 /// The row, if the caller may see it. A record the caller may not see does not exist for
 /// them: same error, same message.
-async fn visible_row<C: ConnectionTrait>(db: &C, id: InterventionId, visible: &[Visibility]) -> StoreResult<intervention::Model> {
+async fn visible_row<C: ConnectionTrait>(
+    db: &C,
+    id: InterventionId,
+    visible: &[Visibility],
+) -> StoreResult<intervention::Model> {
     intervention::Entity::find_by_id(id.0)
         .filter(intervention::Column::Visibility.is_in(visible.iter().map(|v| v.code().to_owned())))
         .one(db)

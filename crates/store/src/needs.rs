@@ -6,7 +6,8 @@ use chrono::{NaiveDate, Utc};
 use concord_domain::area::{AreaPath, Pcode};
 use concord_domain::intervention::InterventionId;
 use concord_domain::need::{
-    Need, NeedId, NeedSector, NewNeed, NewProgressReport, ProgressReport, ProgressReportId, Severity,
+    Need, NeedId, NeedSector, NewNeed, NewProgressReport, ProgressReport, ProgressReportId,
+    Severity,
 };
 use concord_domain::population::Population;
 use concord_domain::values::{Period, Visibility};
@@ -71,7 +72,8 @@ fn need_to_domain(row: need::Model, pcodes: &HashMap<i64, String>) -> StoreResul
                 .get(&row.area_id)
                 .and_then(|p| Pcode::parse(p).ok())
                 .ok_or_else(|| corrupt("need.area_id"))?,
-            sector: NeedSector::from_key(&row.sector_key).ok_or_else(|| corrupt("need.sector_key"))?,
+            sector: NeedSector::from_key(&row.sector_key)
+                .ok_or_else(|| corrupt("need.sector_key"))?,
             period: Period::new("period", row.period_start, Some(row.period_end))
                 .map_err(|_| corrupt("need.period"))?,
             people_in_need: serde_json::from_value::<Population>(row.population)
@@ -93,7 +95,8 @@ fn report_to_domain(row: progress_report::Model) -> StoreResult<ProgressReport> 
             intervention: InterventionId(row.intervention_id),
             period: Period::new("period", row.period_start, Some(row.period_end))
                 .map_err(|_| corrupt("progress_report.period"))?,
-            reached: serde_json::from_value(row.reached).map_err(|_| corrupt("progress_report.reached"))?,
+            reached: serde_json::from_value(row.reached)
+                .map_err(|_| corrupt("progress_report.reached"))?,
             note: row.note,
         },
     })
@@ -110,7 +113,9 @@ impl Store {
             .into_tuple()
             .one(&txn)
             .await?
-            .ok_or_else(|| StoreError::invalid("pcode", format!("no area has the P-code {}", record.pcode)))?;
+            .ok_or_else(|| {
+                StoreError::invalid("pcode", format!("no area has the P-code {}", record.pcode))
+            })?;
         let key = record.sector.key();
         let end = record.period.end().unwrap_or(record.period.start());
         let existing = need::Entity::find()
@@ -121,7 +126,8 @@ impl Store {
             .one(&txn)
             .await?;
         let now = Utc::now();
-        let population = serde_json::to_value(&record.people_in_need).map_err(|_| corrupt("need.population"))?;
+        let population =
+            serde_json::to_value(&record.people_in_need).map_err(|_| corrupt("need.population"))?;
         let mut row = need::ActiveModel {
             area_id: Set(area_id),
             sector_key: Set(key),
@@ -146,7 +152,10 @@ impl Store {
             }
         };
         txn.commit().await?;
-        need_to_domain(saved, &HashMap::from([(area_id, record.pcode.as_str().to_owned())]))
+        need_to_domain(
+            saved,
+            &HashMap::from([(area_id, record.pcode.as_str().to_owned())]),
+        )
     }
 
     pub async fn needs(&self, filter: &NeedFilter, page: PageRequest) -> StoreResult<Page<Need>> {
@@ -187,10 +196,16 @@ impl Store {
     }
 
     /// Records the people reached in a period, replacing an earlier report of the same period.
-    pub async fn report_progress(&self, record: &NewProgressReport, visible: &[Visibility]) -> StoreResult<ProgressReport> {
+    pub async fn report_progress(
+        &self,
+        record: &NewProgressReport,
+        visible: &[Visibility],
+    ) -> StoreResult<ProgressReport> {
         let txn = self.db.begin().await?;
         intervention::Entity::find_by_id(record.intervention.0)
-            .filter(intervention::Column::Visibility.is_in(visible.iter().map(|v| v.code().to_owned())))
+            .filter(
+                intervention::Column::Visibility.is_in(visible.iter().map(|v| v.code().to_owned())),
+            )
             .one(&txn)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -207,7 +222,8 @@ impl Store {
             period_start: Set(record.period.start()),
             period_end: Set(end),
             reached_total: Set(record.reached.total.get() as i64),
-            reached: Set(serde_json::to_value(&record.reached).map_err(|_| corrupt("progress_report.reached"))?),
+            reached: Set(serde_json::to_value(&record.reached)
+                .map_err(|_| corrupt("progress_report.reached"))?),
             note: Set(record.note.clone()),
             updated_at: Set(now),
             ..Default::default()
@@ -220,7 +236,9 @@ impl Store {
             }
             None => {
                 row.created_at = Set(now);
-                progress_report::Entity::insert(row).exec_with_returning(&txn).await?
+                progress_report::Entity::insert(row)
+                    .exec_with_returning(&txn)
+                    .await?
             }
         };
         txn.commit().await?;
@@ -228,12 +246,17 @@ impl Store {
     }
 
     /// The progress reports of many interventions, in one statement, oldest period first.
-    pub async fn progress_reports(&self, interventions: &[InterventionId]) -> StoreResult<Vec<ProgressReport>> {
+    pub async fn progress_reports(
+        &self,
+        interventions: &[InterventionId],
+    ) -> StoreResult<Vec<ProgressReport>> {
         if interventions.is_empty() {
             return Ok(Vec::new());
         }
         progress_report::Entity::find()
-            .filter(progress_report::Column::InterventionId.is_in(interventions.iter().map(|i| i.0)))
+            .filter(
+                progress_report::Column::InterventionId.is_in(interventions.iter().map(|i| i.0)),
+            )
             .order_by_asc(progress_report::Column::PeriodStart)
             .all(&self.db)
             .await?

@@ -1,9 +1,14 @@
 //! Organisations.
 
 use chrono::Utc;
-use concord_domain::organisation::{IatiOrgIdentifier, NewOrganisation, Organisation, OrganisationId};
+use concord_domain::organisation::{
+    IatiOrgIdentifier, NewOrganisation, Organisation, OrganisationId,
+};
 use concord_domain::values::ActorLevel;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 
 use crate::entity::organisation;
 use crate::{Page, PageRequest, Store, StoreError, StoreResult};
@@ -60,7 +65,10 @@ impl Store {
             .transpose()
     }
 
-    pub async fn organisation_by_iati_identifier(&self, id: &str) -> StoreResult<Option<Organisation>> {
+    pub async fn organisation_by_iati_identifier(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<Organisation>> {
         organisation::Entity::find()
             .filter(organisation::Column::IatiIdentifier.eq(id))
             .one(&self.db)
@@ -70,7 +78,10 @@ impl Store {
     }
 
     /// Loads many organisations in one statement (the API's loader calls this).
-    pub async fn organisations_by_ids(&self, ids: &[OrganisationId]) -> StoreResult<Vec<Organisation>> {
+    pub async fn organisations_by_ids(
+        &self,
+        ids: &[OrganisationId],
+    ) -> StoreResult<Vec<Organisation>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -89,7 +100,10 @@ impl Store {
             query = query.filter(organisation::Column::Id.gt(after));
         }
         let rows = query.limit(page.first + 1).all(&self.db).await?;
-        let items = rows.into_iter().map(to_domain).collect::<StoreResult<Vec<_>>>()?;
+        let items = rows
+            .into_iter()
+            .map(to_domain)
+            .collect::<StoreResult<Vec<_>>>()?;
         Ok(Page::from_overfetch(items, page.first))
     }
 

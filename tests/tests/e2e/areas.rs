@@ -44,14 +44,20 @@ async fn navigates_the_pcode_hierarchy(app: &TestApp) {
     assert_eq!(filtered["underAfar"]["totalCount"], 2);
     assert_eq!(filtered["byName"]["edges"][0]["node"]["pcode"], "ET0401");
 
-    let bad = app.gql(r#"{ area(pcode: "not a pcode!") { name } }"#, json!({})).await;
+    let bad = app
+        .gql(r#"{ area(pcode: "not a pcode!") { name } }"#, json!({}))
+        .await;
     assert_eq!(error_code(&bad), "VALIDATION");
-    let unknown = app.data(r#"{ area(pcode: "ET9999") { name } }"#, json!({})).await;
+    let unknown = app
+        .data(r#"{ area(pcode: "ET9999") { name } }"#, json!({}))
+        .await;
     assert!(unknown["area"].is_null());
 }
 
 async fn imports_the_real_global_pcode_table(app: &TestApp) {
-    let Some(file) = concord_e2e::shared_data("hdx-scraper-pcodes/tests/fixtures/global_pcodes.csv") else {
+    let Some(file) =
+        concord_e2e::shared_data("hdx-scraper-pcodes/tests/fixtures/global_pcodes.csv")
+    else {
         eprintln!("skipped: shared data is not present");
         return;
     };
@@ -91,12 +97,27 @@ async fn reports_bad_rows_with_their_lines(app: &TestApp) {
     )
     .unwrap();
     let (ok, stdout, stderr) = app.cli(&["import", "areas", file.to_str().unwrap()]).await;
-    assert!(ok, "a file with bad rows still imports its good rows: {stderr}");
-    assert!(stderr.contains("bad.csv:3:"), "empty name on line 3: {stderr}");
-    assert!(stderr.contains("bad.csv:4:"), "unknown parent on line 4: {stderr}");
-    assert!(stdout.contains("3 inserted"), "country, AM01 and AM0103: {stdout}");
+    assert!(
+        ok,
+        "a file with bad rows still imports its good rows: {stderr}"
+    );
+    assert!(
+        stderr.contains("bad.csv:3:"),
+        "empty name on line 3: {stderr}"
+    );
+    assert!(
+        stderr.contains("bad.csv:4:"),
+        "unknown parent on line 4: {stderr}"
+    );
+    assert!(
+        stdout.contains("3 inserted"),
+        "country, AM01 and AM0103: {stdout}"
+    );
     let data = app
-        .data(r#"{ areas(filter: { country: "AM" }) { totalCount } }"#, json!({}))
+        .data(
+            r#"{ areas(filter: { country: "AM" }) { totalCount } }"#,
+            json!({}),
+        )
         .await;
     assert_eq!(data["areas"]["totalCount"], 3);
 }

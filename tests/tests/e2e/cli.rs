@@ -16,13 +16,21 @@ async fn demo_data_is_served(app: &TestApp) {
         )
         .await;
     let public = data["all"]["totalCount"].as_u64().unwrap();
-    assert!(public > 150 && public < 300, "most, not all, demo records are PUBLIC: {public}");
+    assert!(
+        public > 150 && public < 300,
+        "most, not all, demo records are PUBLIC: {public}"
+    );
     assert!(data["organisations"]["totalCount"].as_u64().unwrap() >= 20);
     assert!(data["needs"]["totalCount"].as_u64().unwrap() > 50);
     assert!(data["areas"]["totalCount"].as_u64().unwrap() > 30);
     let first = &data["all"]["edges"][0]["node"];
     assert!(!first["sectors"].as_array().unwrap().is_empty());
-    assert!(!first["locations"][0]["area"]["name"].as_str().unwrap().is_empty());
+    assert!(
+        !first["locations"][0]["area"]["name"]
+            .as_str()
+            .unwrap()
+            .is_empty()
+    );
 
     let (ok, stdout, _) = app.cli(&["demo", "--size", "300"]).await;
     assert!(ok);
@@ -53,8 +61,9 @@ async fn every_command_has_help() {
 async fn committed_schema_matches_the_code() {
     let (ok, printed, stderr) = concord_e2e::run_cli("sqlite::memory:", &["schema"]).await;
     assert!(ok, "{stderr}");
-    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../schema.graphql"))
-        .expect("schema.graphql at the workspace root");
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../schema.graphql"))
+            .expect("schema.graphql at the workspace root");
     assert!(
         committed == printed,
         "schema.graphql is stale: run `cargo run -p concord -- schema > schema.graphql` and review the diff"

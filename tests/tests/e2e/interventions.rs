@@ -2,7 +2,8 @@ use concord_e2e::{TestApp, error_code, error_fields};
 use serde_json::{Value, json};
 
 use crate::support::{
-    INTERVENTION_FIELDS, create_intervention, create_mutation, create_organisation, seed_areas, water_input,
+    INTERVENTION_FIELDS, create_intervention, create_mutation, create_organisation, seed_areas,
+    water_input,
 };
 
 async fn registers_an_intervention_and_reads_it_back(app: &TestApp) {
@@ -10,14 +11,18 @@ async fn registers_an_intervention_and_reads_it_back(app: &TestApp) {
     let org = create_organisation(app, "Oxfam GB", Some("GB-CHC-202918")).await;
     let partner = create_organisation(app, "Afar Pastoralist Development Association", None).await;
     let mut input = water_input(&org, "GB-CHC-202918-ET-001");
-    input["participants"] = json!([{ "organisationId": partner, "role": "IMPLEMENTING", "activityId": "APDA-77" }]);
+    input["participants"] =
+        json!([{ "organisationId": partner, "role": "IMPLEMENTING", "activityId": "APDA-77" }]);
     let created = create_intervention(app, input).await;
 
     assert_eq!(created["version"], 1);
     assert_eq!(created["visibility"], "PUBLIC");
     assert_eq!(created["reportingOrganisation"]["name"], "Oxfam GB");
     assert_eq!(created["participants"][0]["role"], "IMPLEMENTING");
-    assert_eq!(created["participants"][0]["organisation"]["id"], partner.as_str());
+    assert_eq!(
+        created["participants"][0]["organisation"]["id"],
+        partner.as_str()
+    );
     assert_eq!(created["sectors"][2]["vocabulary"], "CLUSTER");
     assert_eq!(created["sectors"][2]["code"], "11");
     assert_eq!(created["sectors"][2]["sector"]["hpcCode"], "WSH");
@@ -35,7 +40,10 @@ async fn registers_an_intervention_and_reads_it_back(app: &TestApp) {
             json!({ "id": created["id"] }),
         )
         .await;
-    assert_eq!(read["intervention"], created, "what was written is what is read");
+    assert_eq!(
+        read["intervention"], created,
+        "what was written is what is read"
+    );
 }
 
 async fn filters_by_sector_area_dates_status_and_text(app: &TestApp) {
@@ -46,6 +54,7 @@ async fn filters_by_sector_area_dates_status_and_text(app: &TestApp) {
 
     let mut food = water_input(&wfp, "WFP-1");
     food["title"] = json!("General food distribution");
+    food["description"] = Value::Null;
     food["sectors"] = json!([{ "code": "72040" }]);
     food["locations"] = json!([{ "pcode": "ET0401" }]);
     food["plannedStart"] = json!("2024-01-01");
@@ -56,6 +65,7 @@ async fn filters_by_sector_area_dates_status_and_text(app: &TestApp) {
 
     let mut national = water_input(&wfp, "WFP-2");
     national["title"] = json!("Nationwide nutrition screening");
+    national["description"] = Value::Null;
     national["sectors"] = json!([{ "code": "NUT" }]);
     national["locations"] = json!([{ "pcode": "ET" }]);
     national["plannedEnd"] = Value::Null;
@@ -101,11 +111,18 @@ async fn filters_by_sector_area_dates_status_and_text(app: &TestApp) {
     let text = run(json!({ "text": "TRUCKING" })).await;
     assert_eq!(text["interventions"]["totalCount"], 1);
     let wildcard = run(json!({ "text": "%" })).await;
-    assert_eq!(wildcard["interventions"]["totalCount"], 0, "LIKE wildcards are literal");
+    assert_eq!(
+        wildcard["interventions"]["totalCount"], 0,
+        "LIKE wildcards are literal"
+    );
 
-    let unknown_sector = app.gql(query, json!({ "filter": { "sector": "nope" } })).await;
+    let unknown_sector = app
+        .gql(query, json!({ "filter": { "sector": "nope" } }))
+        .await;
     assert_eq!(error_code(&unknown_sector), "VALIDATION");
-    let unknown_area = app.gql(query, json!({ "filter": { "area": "ET99" } })).await;
+    let unknown_area = app
+        .gql(query, json!({ "filter": { "area": "ET99" } }))
+        .await;
     assert_eq!(error_code(&unknown_area), "VALIDATION");
 }
 
@@ -147,14 +164,22 @@ async fn updates_and_deletes_with_optimistic_concurrency(app: &TestApp) {
     input["title"] = json!("Water trucking, extended");
     input["locations"] = json!([{ "pcode": "ET0401" }]);
     input["actualStart"] = json!("2025-02-01");
-    let updated = app.data(&update, json!({ "id": id, "v": 1, "input": input })).await;
+    let updated = app
+        .data(&update, json!({ "id": id, "v": 1, "input": input }))
+        .await;
     let updated = &updated["updateIntervention"]["intervention"];
     assert_eq!(updated["version"], 2);
     assert_eq!(updated["title"], "Water trucking, extended");
-    assert_eq!(updated["locations"].as_array().unwrap().len(), 1, "children replaced");
+    assert_eq!(
+        updated["locations"].as_array().unwrap().len(),
+        1,
+        "children replaced"
+    );
     assert_eq!(updated["start"], "2025-02-01", "actual start wins");
 
-    let stale = app.gql(&update, json!({ "id": id, "v": 1, "input": input })).await;
+    let stale = app
+        .gql(&update, json!({ "id": id, "v": 1, "input": input }))
+        .await;
     assert_eq!(error_code(&stale), "CONFLICT");
 
     let delete = "mutation($id: ID!, $v: Int!) { deleteIntervention(id: $id, expectedVersion: $v) { deletedId } }";
@@ -162,7 +187,12 @@ async fn updates_and_deletes_with_optimistic_concurrency(app: &TestApp) {
     assert_eq!(error_code(&stale_delete), "CONFLICT");
     let deleted = app.data(delete, json!({ "id": id, "v": 2 })).await;
     assert_eq!(deleted["deleteIntervention"]["deletedId"], id);
-    let gone = app.data("query($id: ID!) { intervention(id: $id) { id } }", json!({ "id": id })).await;
+    let gone = app
+        .data(
+            "query($id: ID!) { intervention(id: $id) { id } }",
+            json!({ "id": id }),
+        )
+        .await;
     assert!(gone["intervention"].is_null());
     let again = app.gql(delete, json!({ "id": id, "v": 2 })).await;
     assert_eq!(error_code(&again), "NOT_FOUND");
@@ -181,26 +211,42 @@ async fn refuses_invalid_input_without_writing(app: &TestApp) {
     assert_eq!(error_code(&response), "VALIDATION");
     let fields = error_fields(&response);
     for expected in ["sectors", "plannedEnd", "locations[0].target"] {
-        assert!(fields.contains(&expected.to_owned()), "{expected} in {fields:?}");
+        assert!(
+            fields.contains(&expected.to_owned()),
+            "{expected} in {fields:?}"
+        );
     }
 
     let mut unknown_refs = water_input("424242", "OX-2");
     unknown_refs["locations"] = json!([{ "pcode": "ET0999" }]);
     let response = app.gql(&mutation, json!({ "input": unknown_refs })).await;
     assert_eq!(error_code(&response), "VALIDATION");
-    assert_eq!(error_fields(&response), vec!["reportingOrganisationId", "locations[0].pcode"]);
+    assert_eq!(
+        error_fields(&response),
+        vec!["reportingOrganisationId", "locations[0].pcode"]
+    );
 
     let bad_date = app
-        .gql(&mutation, json!({ "input": { "plannedStart": "01/07/2021" } }))
+        .gql(
+            &mutation,
+            json!({ "input": { "plannedStart": "01/07/2021" } }),
+        )
         .await;
     assert!(bad_date["errors"].is_array());
 
     create_intervention(app, water_input(&org, "OX-3")).await;
-    let duplicate = app.gql(&mutation, json!({ "input": water_input(&org, "OX-3") })).await;
+    let duplicate = app
+        .gql(&mutation, json!({ "input": water_input(&org, "OX-3") }))
+        .await;
     assert_eq!(error_code(&duplicate), "CONFLICT");
 
-    let count = app.data("{ interventions { totalCount } }", json!({})).await;
-    assert_eq!(count["interventions"]["totalCount"], 1, "no half-written records");
+    let count = app
+        .data("{ interventions { totalCount } }", json!({}))
+        .await;
+    assert_eq!(
+        count["interventions"]["totalCount"], 1,
+        "no half-written records"
+    );
 }
 
 /// Anonymous callers read PUBLIC records only; for them a RESTRICTED record does not exist.
@@ -211,7 +257,10 @@ async fn restricted_records_do_not_exist_for_outsiders(app: &TestApp) {
     gbv["title"] = json!("Women and girls safe space");
     gbv["sectors"] = json!([{ "code": "PRO-GBV" }]);
     let created = create_intervention(app, gbv).await;
-    assert_eq!(created["visibility"], "RESTRICTED", "GBV work defaults to RESTRICTED");
+    assert_eq!(
+        created["visibility"], "RESTRICTED",
+        "GBV work defaults to RESTRICTED"
+    );
     let mut partners = water_input(&org, "IRC-2");
     partners["visibility"] = json!("PARTNERS");
     create_intervention(app, partners).await;
@@ -231,7 +280,12 @@ async fn restricted_records_do_not_exist_for_outsiders(app: &TestApp) {
     assert_eq!(lists["gbv"]["totalCount"], 0);
     assert_eq!(lists["text"]["totalCount"], 0);
 
-    let lookup = app.data("query($id: ID!) { intervention(id: $id) { id } }", json!({ "id": id })).await;
+    let lookup = app
+        .data(
+            "query($id: ID!) { intervention(id: $id) { id } }",
+            json!({ "id": id }),
+        )
+        .await;
     assert!(lookup["intervention"].is_null());
     let update = app
         .gql(
@@ -241,7 +295,10 @@ async fn restricted_records_do_not_exist_for_outsiders(app: &TestApp) {
         .await;
     assert_eq!(error_code(&update), "NOT_FOUND");
     let delete = app
-        .gql("mutation($id: ID!) { deleteIntervention(id: $id, expectedVersion: 1) { deletedId } }", json!({ "id": id }))
+        .gql(
+            "mutation($id: ID!) { deleteIntervention(id: $id, expectedVersion: 1) { deletedId } }",
+            json!({ "id": id }),
+        )
         .await;
     assert_eq!(error_code(&delete), "NOT_FOUND");
     let progress = app

@@ -4,7 +4,12 @@ use serde_json::json;
 use crate::support::create_organisation;
 
 async fn registers_and_lists_organisations(app: &TestApp) {
-    let id = create_organisation(app, "Save the Children International", Some("GB-CHC-1076822")).await;
+    let id = create_organisation(
+        app,
+        "Save the Children International",
+        Some("GB-CHC-1076822"),
+    )
+    .await;
     let data = app
         .data(
             "query($id: ID!) { organisation(id: $id) { id name iatiIdentifier organisationType organisationTypeName level country } }",
@@ -28,7 +33,10 @@ async fn registers_and_lists_organisations(app: &TestApp) {
         .await;
     assert_eq!(page["organisations"]["totalCount"], 5);
     assert_eq!(page["organisations"]["pageInfo"]["hasNextPage"], true);
-    let cursor = page["organisations"]["pageInfo"]["endCursor"].as_str().unwrap().to_owned();
+    let cursor = page["organisations"]["pageInfo"]["endCursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let rest = app
         .data(
             "query($after: String) { organisations(first: 10, after: $after) { pageInfo { hasNextPage } edges { node { name } } } }",
@@ -41,7 +49,10 @@ async fn registers_and_lists_organisations(app: &TestApp) {
         .iter()
         .map(|e| e["node"]["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, vec!["Local partner 1", "Local partner 2", "Local partner 3"]);
+    assert_eq!(
+        names,
+        vec!["Local partner 1", "Local partner 2", "Local partner 3"]
+    );
     assert_eq!(rest["organisations"]["pageInfo"]["hasNextPage"], false);
 }
 
@@ -69,13 +80,25 @@ async fn refuses_bad_and_duplicate_organisations(app: &TestApp) {
     );
     assert!(invalid["data"].is_null() || invalid["data"]["createOrganisation"].is_null());
 
-    let count = app.data("{ organisations { totalCount } }", json!({})).await;
-    assert_eq!(count["organisations"]["totalCount"], 1, "nothing half-written");
+    let count = app
+        .data("{ organisations { totalCount } }", json!({}))
+        .await;
+    assert_eq!(
+        count["organisations"]["totalCount"], 1,
+        "nothing half-written"
+    );
 
-    let bad_id = app.gql("{ organisation(id: \"abc\") { id } }", json!({})).await;
+    let bad_id = app
+        .gql("{ organisation(id: \"abc\") { id } }", json!({}))
+        .await;
     assert_eq!(error_code(&bad_id), "VALIDATION");
-    let missing = app.data("{ organisation(id: \"999\") { id } }", json!({})).await;
+    let missing = app
+        .data("{ organisation(id: \"999\") { id } }", json!({}))
+        .await;
     assert!(missing["organisation"].is_null());
 }
 
-crate::on_both_backends!(registers_and_lists_organisations, refuses_bad_and_duplicate_organisations);
+crate::on_both_backends!(
+    registers_and_lists_organisations,
+    refuses_bad_and_duplicate_organisations
+);

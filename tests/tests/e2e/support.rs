@@ -36,7 +36,10 @@ pub async fn create_organisation(app: &TestApp, name: &str, iati: Option<&str>) 
             }}),
         )
         .await;
-    data["createOrganisation"]["organisation"]["id"].as_str().unwrap().to_owned()
+    data["createOrganisation"]["organisation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 pub const INTERVENTION_FIELDS: &str = "
@@ -88,6 +91,8 @@ pub fn water_input(org: &str, external_id: &str) -> Value {
 }
 
 pub async fn create_intervention(app: &TestApp, input: Value) -> Value {
-    let data = app.data(&create_mutation(), json!({ "input": input })).await;
+    let data = app
+        .data(&create_mutation(), json!({ "input": input }))
+        .await;
     data["createIntervention"]["intervention"].clone()
 }

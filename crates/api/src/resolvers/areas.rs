@@ -53,7 +53,9 @@ impl AreaQuery {
     ) -> ApiResult<crate::types::AreaConnection> {
         let filter = filter.unwrap_or_default().into_store()?;
         let has_after = after.is_some();
-        let page = store(ctx).areas(&filter, page_request(first, after)?).await?;
+        let page = store(ctx)
+            .areas(&filter, page_request(first, after)?)
+            .await?;
         Ok(area_connection(page, filter, has_after))
     }
 

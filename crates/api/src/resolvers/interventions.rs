@@ -36,7 +36,10 @@ impl InterventionFilter {
     async fn into_store(self, ctx: &Context<'_>) -> ApiResult<StoreFilter> {
         let sectors = match self.sector.as_deref() {
             Some(code) => Some(reference::expand_sector_filter(code.trim()).ok_or_else(|| {
-                ApiError::invalid("filter.sector", &format!("`{code}` is not a known sector code"))
+                ApiError::invalid(
+                    "filter.sector",
+                    &format!("`{code}` is not a known sector code"),
+                )
             })?),
             None => None,
         };
@@ -81,10 +84,15 @@ impl InterventionQuery {
     ) -> ApiResult<Connection<IdCursor, Intervention, InterventionCount>> {
         let filter = filter.unwrap_or_default().into_store(ctx).await?;
         let has_after = after.is_some();
-        let page = store(ctx).interventions(&filter, page_request(first, after)?).await?;
+        let page = store(ctx)
+            .interventions(&filter, page_request(first, after)?)
+            .await?;
         crate::loaders::prime_for_interventions(ctx, &page.items).await?;
-        let mut connection =
-            Connection::with_additional_fields(has_after, page.has_next_page, InterventionCount(filter));
+        let mut connection = Connection::with_additional_fields(
+            has_after,
+            page.has_next_page,
+            InterventionCount(filter),
+        );
         connection.edges = page
             .items
             .into_iter()
@@ -95,7 +103,10 @@ impl InterventionQuery {
 
     async fn intervention(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Intervention>> {
         let id = InterventionId(parse_id("id", &id)?);
-        Ok(store(ctx).intervention(id, &readable(ctx)).await?.map(Intervention))
+        Ok(store(ctx)
+            .intervention(id, &readable(ctx))
+            .await?
+            .map(Intervention))
     }
 }
 

@@ -6,7 +6,7 @@ mod needs;
 mod organisations;
 mod sectors;
 
-use async_graphql::{MergedObject, Context};
+use async_graphql::{Context, MergedObject};
 use concord_domain::area::{AreaPath, Pcode};
 
 use crate::error::{ApiError, ApiResult};

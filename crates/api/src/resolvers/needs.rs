@@ -27,10 +27,15 @@ pub struct NeedFilter {
 impl NeedFilter {
     async fn into_store(self, ctx: &Context<'_>) -> ApiResult<StoreFilter> {
         let sector_keys = match self.sector.as_deref().map(str::trim) {
-            Some(s) if s.eq_ignore_ascii_case("intersectoral") => Some(vec![NeedSector::Intersectoral.key()]),
+            Some(s) if s.eq_ignore_ascii_case("intersectoral") => {
+                Some(vec![NeedSector::Intersectoral.key()])
+            }
             Some(code) => {
                 let sectors = reference::expand_sector_filter(code).ok_or_else(|| {
-                    ApiError::invalid("filter.sector", &format!("`{code}` is not a known sector code"))
+                    ApiError::invalid(
+                        "filter.sector",
+                        &format!("`{code}` is not a known sector code"),
+                    )
                 })?;
                 Some(
                     sectors
@@ -73,8 +78,11 @@ impl NeedQuery {
     ) -> ApiResult<Connection<IdCursor, Need, NeedCount>> {
         let filter = filter.unwrap_or_default().into_store(ctx).await?;
         let has_after = after.is_some();
-        let page = store(ctx).needs(&filter, page_request(first, after)?).await?;
-        let mut connection = Connection::with_additional_fields(has_after, page.has_next_page, NeedCount(filter));
+        let page = store(ctx)
+            .needs(&filter, page_request(first, after)?)
+            .await?;
+        let mut connection =
+            Connection::with_additional_fields(has_after, page.has_next_page, NeedCount(filter));
         connection.edges = page
             .items
             .into_iter()
@@ -101,7 +109,11 @@ pub struct NeedMutation;
 impl NeedMutation {
     /// States the people in need of an area for a sector (or intersectoral) and a period,
     /// replacing an earlier figure for the same area, sector and period.
-    async fn upsert_need(&self, ctx: &Context<'_>, input: NeedInput) -> ApiResult<UpsertNeedPayload> {
+    async fn upsert_need(
+        &self,
+        ctx: &Context<'_>,
+        input: NeedInput,
+    ) -> ApiResult<UpsertNeedPayload> {
         let need = NewNeed::parse(&input.into())?;
         Ok(UpsertNeedPayload {
             need: Need(store(ctx).upsert_need(&need).await?),
@@ -117,7 +129,9 @@ impl NeedMutation {
     ) -> ApiResult<ReportProgressPayload> {
         let report = NewProgressReport::parse(&input.into_domain()?)?;
         Ok(ReportProgressPayload {
-            progress_report: ProgressReport(store(ctx).report_progress(&report, &readable(ctx)).await?),
+            progress_report: ProgressReport(
+                store(ctx).report_progress(&report, &readable(ctx)).await?,
+            ),
         })
     }
 }

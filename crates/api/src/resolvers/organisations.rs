@@ -19,8 +19,11 @@ impl OrganisationQuery {
         after: Option<String>,
     ) -> ApiResult<Connection<IdCursor, Organisation, OrganisationCount>> {
         let has_after = after.is_some();
-        let page = store(ctx).organisations(page_request(first, after)?).await?;
-        let mut connection = Connection::with_additional_fields(has_after, page.has_next_page, OrganisationCount);
+        let page = store(ctx)
+            .organisations(page_request(first, after)?)
+            .await?;
+        let mut connection =
+            Connection::with_additional_fields(has_after, page.has_next_page, OrganisationCount);
         connection.edges = page
             .items
             .into_iter()

@@ -32,8 +32,11 @@ impl SectorQuery {
         let start = page.after.map_or(0, |a| a + 1) as usize;
         let items: Vec<_> = all.into_iter().filter(|(i, _)| *i >= start).collect();
         let has_next = items.len() as u64 > page.first;
-        let mut connection =
-            Connection::with_additional_fields(page.after.is_some(), has_next, SectorCount { total_count });
+        let mut connection = Connection::with_additional_fields(
+            page.after.is_some(),
+            has_next,
+            SectorCount { total_count },
+        );
         connection.edges = items
             .into_iter()
             .take(page.first as usize)

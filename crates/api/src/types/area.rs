@@ -15,7 +15,8 @@ pub type AreaConnection = Connection<IdCursor, Area, AreaCount>;
 
 /// Builds a page of areas with a lazily counted total.
 pub fn area_connection(page: Page<area::Area>, filter: AreaFilter, after: bool) -> AreaConnection {
-    let mut connection = Connection::with_additional_fields(after, page.has_next_page, AreaCount(filter));
+    let mut connection =
+        Connection::with_additional_fields(after, page.has_next_page, AreaCount(filter));
     connection.edges = page
         .items
         .into_iter()

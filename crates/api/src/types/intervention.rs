@@ -4,7 +4,9 @@ use concord_domain::{intervention, reference};
 use concord_store::InterventionFilter;
 
 use super::{Area, Organisation, Population, ProgressReport, Sector};
-use crate::enums::{ActivityStatus, Approach, InterventionKind, OrganisationRole, SectorVocabulary, Visibility};
+use crate::enums::{
+    ActivityStatus, Approach, InterventionKind, OrganisationRole, SectorVocabulary, Visibility,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::loaders::{Areas, Organisations, Progress};
 use crate::scalars::Date;
@@ -52,19 +54,39 @@ impl Intervention {
             .load_one(self.0.record.reporting_organisation)
             .await?
             .map(Organisation)
-            .ok_or_else(|| ApiError::Internal("intervention without its reporting organisation".into()))
+            .ok_or_else(|| {
+                ApiError::Internal("intervention without its reporting organisation".into())
+            })
     }
 
     async fn participants(&self) -> Vec<Participation> {
-        self.0.record.participants.iter().cloned().map(Participation).collect()
+        self.0
+            .record
+            .participants
+            .iter()
+            .cloned()
+            .map(Participation)
+            .collect()
     }
 
     async fn sectors(&self) -> Vec<InterventionSector> {
-        self.0.record.sectors.iter().cloned().map(InterventionSector).collect()
+        self.0
+            .record
+            .sectors
+            .iter()
+            .cloned()
+            .map(InterventionSector)
+            .collect()
     }
 
     async fn locations(&self) -> Vec<InterventionLocation> {
-        self.0.record.locations.iter().cloned().map(InterventionLocation).collect()
+        self.0
+            .record
+            .locations
+            .iter()
+            .cloned()
+            .map(InterventionLocation)
+            .collect()
     }
 
     async fn planned_start(&self) -> Option<Date> {
@@ -90,7 +112,11 @@ impl Intervention {
 
     /// Absent while the intervention is ongoing with no end date.
     async fn end(&self) -> Option<Date> {
-        self.0.record.effective_period().and_then(|p| p.end()).map(Date)
+        self.0
+            .record
+            .effective_period()
+            .and_then(|p| p.end())
+            .map(Date)
     }
 
     async fn status(&self) -> ActivityStatus {
@@ -215,4 +241,3 @@ impl InterventionCount {
         Ok(super::store(ctx).count_interventions(&self.0).await?)
     }
 }
-

@@ -33,7 +33,9 @@ impl Need {
     async fn sector(&self) -> Option<Sector> {
         match &self.0.need.sector {
             NeedSector::Intersectoral => None,
-            NeedSector::Sector { vocabulary, code } => reference::sector(*vocabulary, code).map(Sector),
+            NeedSector::Sector { vocabulary, code } => {
+                reference::sector(*vocabulary, code).map(Sector)
+            }
         }
     }
 
