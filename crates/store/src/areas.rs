@@ -60,6 +60,23 @@ pub(crate) fn contains_pattern(text: &str) -> LikeExpr {
     LikeExpr::new(format!("%{escaped}%")).escape('\\')
 }
 
+/// The P-codes of areas by id, in one statement.
+pub(crate) async fn pcodes_by_area_id<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    ids: impl IntoIterator<Item = i64>,
+) -> StoreResult<HashMap<i64, String>> {
+    Ok(area::Entity::find()
+        .select_only()
+        .column(area::Column::Id)
+        .column(area::Column::Pcode)
+        .filter(area::Column::Id.is_in(ids))
+        .into_tuple::<(i64, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
+}
+
 impl Store {
     /// Every stored P-code with its level, so a table can hang under areas loaded earlier.
     pub async fn known_pcodes(&self) -> StoreResult<HashMap<Pcode, AdminLevel>> {

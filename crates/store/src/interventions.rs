@@ -21,7 +21,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
-use crate::areas::contains_pattern;
+use crate::areas::{contains_pattern, pcodes_by_area_id};
 use crate::entity::{
     area, intervention, intervention_location, intervention_participant, intervention_sector,
     organisation,
@@ -355,16 +355,7 @@ async fn assemble<C: ConnectionTrait>(
         .all(db)
         .await?;
     let area_ids: HashSet<i64> = location_rows.iter().map(|l| l.area_id).collect();
-    let pcodes: HashMap<i64, String> = area::Entity::find()
-        .select_only()
-        .column(area::Column::Id)
-        .column(area::Column::Pcode)
-        .filter(area::Column::Id.is_in(area_ids))
-        .into_tuple::<(i64, String)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
+    let pcodes = pcodes_by_area_id(db, area_ids).await?;
     let mut locations: HashMap<i64, Vec<Location>> = HashMap::new();
     for l in location_rows {
         let pcode = pcodes
@@ -411,6 +402,16 @@ async fn assemble<C: ConnectionTrait>(
             )
         })
         .collect()
+}
+
+async fn assemble_one<C: ConnectionTrait>(
+    db: &C,
+    row: intervention::Model,
+) -> StoreResult<Intervention> {
+    assemble(db, vec![row])
+        .await?
+        .pop()
+        .ok_or(StoreError::NotFound)
 }
 
 fn to_domain(
@@ -475,10 +476,7 @@ impl Store {
             .await
             .map_err(|e| duplicate_external_id(e.into()))?;
         insert_children(&txn, &[(row.id, record)], &areas).await?;
-        let stored = assemble(&txn, vec![row])
-            .await?
-            .pop()
-            .ok_or(StoreError::NotFound)?;
+        let stored = assemble_one(&txn, row).await?;
         txn.commit().await?;
         Ok(stored)
     }
@@ -507,6 +505,11 @@ impl Store {
                 .column(intervention::Column::Id)
                 .column(intervention::Column::ReportingOrganisationId)
                 .column(intervention::Column::ExternalId)
+                // Both columns, so the (organisation, external id) index serves the lookup.
+                .filter(
+                    intervention::Column::ReportingOrganisationId
+                        .is_in(chunk.iter().map(|r| r.reporting_organisation.0)),
+                )
                 .filter(
                     intervention::Column::ExternalId
                         .is_in(chunk.iter().map(|r| r.external_id.clone())),
@@ -561,10 +564,7 @@ impl Store {
         delete_children(&txn, id.0).await?;
         insert_children(&txn, &[(id.0, record)], &areas).await?;
         let row = visible_row(&txn, id, visible).await?;
-        let stored = assemble(&txn, vec![row])
-            .await?
-            .pop()
-            .ok_or(StoreError::NotFound)?;
+        let stored = assemble_one(&txn, row).await?;
         txn.commit().await?;
         Ok(stored)
     }
@@ -660,7 +660,7 @@ fn stale(current: i64) -> StoreError {
 
 /// The row, if the caller may see it. A record the caller may not see does not exist for
 /// them: same error, same message.
-async fn visible_row<C: ConnectionTrait>(
+pub(crate) async fn visible_row<C: ConnectionTrait>(
     db: &C,
     id: InterventionId,
     visible: &[Visibility],

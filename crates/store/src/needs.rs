@@ -17,7 +17,9 @@ use sea_orm::{
     QuerySelect, TransactionTrait,
 };
 
-use crate::entity::{area, intervention, need, progress_report};
+use crate::areas::pcodes_by_area_id;
+use crate::entity::{area, need, progress_report};
+use crate::interventions::visible_row;
 use crate::organisations::corrupt;
 use crate::{Page, PageRequest, Store, StoreError, StoreResult};
 
@@ -167,16 +169,7 @@ impl Store {
         }
         let rows = query.limit(page.first + 1).all(&self.db).await?;
         let area_ids: Vec<i64> = rows.iter().map(|r| r.area_id).collect();
-        let pcodes: HashMap<i64, String> = area::Entity::find()
-            .select_only()
-            .column(area::Column::Id)
-            .column(area::Column::Pcode)
-            .filter(area::Column::Id.is_in(area_ids))
-            .into_tuple::<(i64, String)>()
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .collect();
+        let pcodes = pcodes_by_area_id(&self.db, area_ids).await?;
         let page_rows = Page::from_overfetch(rows, page.first);
         Ok(Page {
             items: page_rows
@@ -202,13 +195,8 @@ impl Store {
         visible: &[Visibility],
     ) -> StoreResult<ProgressReport> {
         let txn = self.db.begin().await?;
-        intervention::Entity::find_by_id(record.intervention.0)
-            .filter(
-                intervention::Column::Visibility.is_in(visible.iter().map(|v| v.code().to_owned())),
-            )
-            .one(&txn)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        // Progress on a record the caller may not see is progress on nothing.
+        visible_row(&txn, record.intervention, visible).await?;
         let end = record.period.end().unwrap_or(record.period.start());
         let existing = progress_report::Entity::find()
             .filter(progress_report::Column::InterventionId.eq(record.intervention.0))
