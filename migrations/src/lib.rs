@@ -4,12 +4,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_registry;
+mod m20261128_000002_identity;
 
 pub struct Migrator;
 
 #[sea_orm_migration::async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261128_000001_registry::Migration)]
+        vec![
+            Box::new(m20261128_000001_registry::Migration),
+            Box::new(m20261128_000002_identity::Migration),
+        ]
     }
 }

@@ -123,21 +123,40 @@ pub async fn run_cli(database_url: &str, args: &[&str]) -> (bool, String, String
     )
 }
 
+/// The administrator every test server starts with.
+pub const ADMIN_EMAIL: &str = "admin@concord.test";
+pub const ADMIN_PASSWORD: &str = "a long admin password";
+
 /// A running server and its database.
 pub struct TestApp {
     pub address: String,
     pub database: TestDatabase,
     pub client: reqwest::Client,
+    /// An access token of the administrator.
+    pub admin: String,
     child: Child,
+    _data_dir: tempfile::TempDir,
 }
 
 impl TestApp {
     /// Starts `concord serve` on a free port with a fresh database; None when the backend
     /// is not configured here.
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    /// Starts a server with extra environment variables (configuration under test).
+    pub async fn spawn_with(backend: Backend, env: &[(&str, &str)]) -> Option<TestApp> {
         let database = TestDatabase::new(backend).await?;
-        let mut child = Command::new(binary())
+        let data_dir = tempfile::tempdir().expect("temporary directory");
+        let mut command = Command::new(binary());
+        command
             .args(["serve", "--bind", "127.0.0.1:0", "--database-pool", "4"])
+            .env("CONCORD_DATA_DIR", data_dir.path());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command
             .env("CONCORD_DATABASE_URL", &database.url)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -159,30 +178,99 @@ impl TestApp {
         .ok()
         .flatten()
         .expect("concord serve printed its address");
-        Some(TestApp {
+        let mut app = TestApp {
             address,
             database,
             client: reqwest::Client::new(),
+            admin: String::new(),
             child,
-        })
+            _data_dir: data_dir,
+        };
+        let output = Command::new(binary())
+            .args(["user", "add", "--email", ADMIN_EMAIL, "--role", "ADMIN"])
+            .env("CONCORD_DATABASE_URL", &app.database.url)
+            .env("CONCORD_USER_PASSWORD", ADMIN_PASSWORD)
+            .env("RUST_LOG", "warn")
+            .output()
+            .await
+            .expect("run concord user add");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        app.admin = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        Some(app)
     }
 
-    /// Sends a GraphQL request and returns the whole JSON response.
+    /// Signs in and returns the access token.
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let data = self
+            .data(
+                "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
+                json!({ "e": email, "p": password }),
+            )
+            .await;
+        data["login"]["accessToken"]
+            .as_str()
+            .expect("an access token")
+            .to_owned()
+    }
+
+    /// Adds a user through the API as the administrator, and signs them in.
+    pub async fn user(&self, email: &str, role: &str, organisations: &[&str]) -> String {
+        let password = "a long enough password";
+        self.data_as(
+            &self.admin,
+            "mutation($input: AddUserInput!) { addUser(input: $input) { id } }",
+            json!({ "input": { "email": email, "password": password, "role": role, "organisationIds": organisations } }),
+        )
+        .await;
+        self.login(email, password).await
+    }
+
+    /// Sends an anonymous GraphQL request and returns the whole JSON response.
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
-        let response = self
+        self.request(None, query, variables).await.1
+    }
+
+    /// Sends a GraphQL request with a bearer token (an access token or an API key).
+    pub async fn gql_as(&self, token: &str, query: &str, variables: Value) -> Value {
+        self.request(Some(token), query, variables).await.1
+    }
+
+    /// Sends a GraphQL request and returns the HTTP status with the JSON body.
+    pub async fn request(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> (u16, Value) {
+        let mut request = self
             .client
             .post(format!("{}/graphql", self.address))
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("POST /graphql");
-        assert!(response.status().is_success(), "HTTP {}", response.status());
-        response.json().await.expect("a JSON response")
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("POST /graphql");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("a JSON response"))
     }
 
-    /// Sends a GraphQL request that must succeed and returns its `data`.
+    /// Sends an anonymous GraphQL request that must succeed and returns its `data`.
     pub async fn data(&self, query: &str, variables: Value) -> Value {
         let response = self.gql(query, variables).await;
+        assert!(
+            response.get("errors").is_none(),
+            "unexpected errors: {response:#}"
+        );
+        response["data"].clone()
+    }
+
+    /// Sends a GraphQL request with a token that must succeed and returns its `data`.
+    pub async fn data_as(&self, token: &str, query: &str, variables: Value) -> Value {
+        let response = self.gql_as(token, query, variables).await;
         assert!(
             response.get("errors").is_none(),
             "unexpected errors: {response:#}"

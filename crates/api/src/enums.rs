@@ -130,3 +130,14 @@ mirror_enum!(
     /// The three freedoms of human security.
     Freedom => reference::Freedom { FromFear => FromFear, FromWant => FromWant, ToLiveInDignity => ToLiveInDignity }
 );
+
+mirror_enum!(
+    /// A user's role: ADMIN (the platform), COORDINATOR (a coordination body, scoped to areas
+    /// and sectors), EDITOR (writes its organisations' records), VIEWER (reads).
+    Role => concord_domain::access::Role { Admin => Admin, Coordinator => Coordinator, Editor => Editor, Viewer => Viewer }
+);
+
+mirror_enum!(
+    /// What an API key may do for its organisation.
+    KeyScope => concord_domain::access::KeyScope { Read => Read, ReadWrite => ReadWrite }
+);

@@ -15,6 +15,12 @@ use concord_store::StoreError;
 #[derive(Clone, Debug)]
 pub enum ApiError {
     Validation(ValidationErrors),
+    /// No valid credentials where they are needed.
+    Unauthenticated,
+    /// The caller may see the record but not do this to it.
+    Forbidden,
+    /// Too many attempts; try again later.
+    RateLimited,
     NotFound,
     Conflict(String),
     /// Details for the log only.
@@ -25,6 +31,9 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Validation(_) => "VALIDATION",
+            ApiError::Unauthenticated => "UNAUTHENTICATED",
+            ApiError::Forbidden => "FORBIDDEN",
+            ApiError::RateLimited => "RATE_LIMITED",
             ApiError::NotFound => "NOT_FOUND",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::Internal(_) => "INTERNAL",
@@ -34,6 +43,9 @@ impl ApiError {
     fn message(&self) -> String {
         match self {
             ApiError::Validation(errors) => format!("invalid input: {errors}"),
+            ApiError::Unauthenticated => "sign in first".to_owned(),
+            ApiError::Forbidden => "you may not do this".to_owned(),
+            ApiError::RateLimited => "too many attempts; try again later".to_owned(),
             ApiError::NotFound => "not found".to_owned(),
             ApiError::Conflict(message) => message.clone(),
             ApiError::Internal(_) => "internal error".to_owned(),
@@ -55,6 +67,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => ApiError::NotFound,
+            StoreError::Forbidden => ApiError::Forbidden,
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::Invalid(v) => ApiError::Validation(v),
             other => ApiError::Internal(other.to_string()),
@@ -66,6 +79,7 @@ impl From<std::sync::Arc<StoreError>> for ApiError {
     fn from(e: std::sync::Arc<StoreError>) -> Self {
         match &*e {
             StoreError::NotFound => ApiError::NotFound,
+            StoreError::Forbidden => ApiError::Forbidden,
             StoreError::Conflict(m) => ApiError::Conflict(m.clone()),
             StoreError::Invalid(v) => ApiError::Validation(v.clone()),
             other => ApiError::Internal(other.to_string()),

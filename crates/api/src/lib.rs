@@ -3,6 +3,7 @@
 //! health endpoints. It maps domain types to GraphQL and holds no business rule.
 
 pub mod access;
+pub mod auth;
 mod enums;
 pub mod error;
 mod inputs;
@@ -18,8 +19,8 @@ use async_graphql::http::GraphiQLSource;
 use async_graphql::{EmptySubscription, Schema};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use concord_store::Store;
@@ -33,10 +34,11 @@ pub type ConcordSchema = Schema<Query, Mutation, EmptySubscription>;
 /// Largest request body accepted: a GraphQL document with its variables.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// Builds the schema over a store.
-pub fn schema(store: Store) -> ConcordSchema {
+/// Builds the schema over a store and the authenticator that signs sessions.
+pub fn schema(store: Store, authenticator: Authenticator) -> ConcordSchema {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(store)
+        .data(authenticator)
         .limit_depth(12)
         .finish()
 }
@@ -48,17 +50,21 @@ pub fn sdl() -> String {
         .sdl()
 }
 
+pub use auth::Authenticator;
+
 #[derive(Clone)]
 struct AppState {
     schema: ConcordSchema,
     store: Store,
+    authenticator: Authenticator,
 }
 
 /// The HTTP surface: `POST /graphql`, GraphiQL at `GET /graphql`, `/healthz`, `/readyz`.
-pub fn router(store: Store) -> Router {
+pub fn router(store: Store, authenticator: Authenticator) -> Router {
     let state = AppState {
-        schema: schema(store.clone()),
+        schema: schema(store.clone(), authenticator.clone()),
         store,
+        authenticator,
     };
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
@@ -69,15 +75,30 @@ pub fn router(store: Store) -> Router {
         .with_state(state)
 }
 
-async fn graphql(State(state): State<AppState>, request: GraphQLRequest) -> GraphQLResponse {
-    execute(
-        &state.schema,
-        &state.store,
-        request.into_inner(),
-        access::Principal::Anonymous,
-    )
-    .await
-    .into()
+async fn graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> Response {
+    let caller = match state.authenticator.authenticate(&headers).await {
+        Ok(caller) => caller,
+        // Credentials that do not check out are refused before anything runs, with the same
+        // error shape as every other.
+        Err(error) => {
+            let body = async_graphql::Response::from_errors(vec![
+                async_graphql::ErrorExtensions::extend(&error)
+                    .into_server_error(async_graphql::Pos::default()),
+            ]);
+            let status = if matches!(error, error::ApiError::Unauthenticated) {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
+            return (status, Json(body)).into_response();
+        }
+    };
+    GraphQLResponse::from(execute(&state.schema, &state.store, request.into_inner(), caller).await)
+        .into_response()
 }
 
 /// Runs one GraphQL request for a caller, with fresh loaders: the only way requests reach
@@ -86,9 +107,9 @@ pub async fn execute(
     schema: &ConcordSchema,
     store: &Store,
     request: async_graphql::Request,
-    principal: access::Principal,
+    caller: access::Caller,
 ) -> async_graphql::Response {
-    let request = loaders::register(request, store).data(principal);
+    let request = loaders::register(request, store).data(caller);
     schema.execute(request).await
 }
 

@@ -5,13 +5,15 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use concord_api::access::Principal;
+use concord_api::Authenticator;
+use concord_api::access::Caller;
+use concord_api::auth::tokens::{SigningKeys, TokenConfig, TokenService, generate_secret};
 use concord_domain::area::{AdminLevel, NewArea, Pcode};
 use concord_domain::intervention::{
     InterventionInput, LocationInput, NewIntervention, ParticipationInput, SectorShareInput,
 };
 use concord_domain::organisation::{NewOrganisation, OrganisationInput};
-use concord_store::Store;
+use concord_store::{Actor, Store};
 
 async fn seeded_store(url: &str) -> Store {
     let store = Store::connect(url, 4).await.unwrap();
@@ -42,7 +44,10 @@ async fn seeded_store(url: &str) -> Store {
             .unwrap(),
         );
     }
-    store.import_areas(&areas).await.unwrap();
+    store
+        .import_areas(&areas, &Actor::command("test"))
+        .await
+        .unwrap();
     let mut orgs = Vec::new();
     for n in 0..10 {
         let org = NewOrganisation::parse(&OrganisationInput {
@@ -52,7 +57,13 @@ async fn seeded_store(url: &str) -> Store {
             ..Default::default()
         })
         .unwrap();
-        orgs.push(store.create_organisation(&org).await.unwrap().id);
+        orgs.push(
+            store
+                .create_organisation(&org, &Actor::command("test"))
+                .await
+                .unwrap()
+                .id,
+        );
     }
     let records: Vec<NewIntervention> = (0..150)
         .map(|n| {
@@ -97,7 +108,10 @@ async fn seeded_store(url: &str) -> Store {
             .unwrap()
         })
         .collect();
-    store.create_interventions(&records).await.unwrap();
+    store
+        .create_interventions(&records, &Actor::command("test"))
+        .await
+        .unwrap();
     store
 }
 
@@ -110,7 +124,22 @@ async fn statements_for_a_page(url: &str, first: usize) -> usize {
         seen.fetch_add(1, Ordering::SeqCst);
     });
     let store = Store::from_connection(connection);
-    let schema = concord_api::schema(store.clone());
+    let tokens = TokenService::new(TokenConfig {
+        issuer: "concord".into(),
+        audience: "concord-api".into(),
+        access_ttl: std::time::Duration::from_secs(60),
+        keys: SigningKeys::Hs256 {
+            secret: generate_secret(),
+        },
+        oidc: None,
+    })
+    .unwrap();
+    let authenticator = Authenticator {
+        tokens: Arc::new(tokens),
+        store: store.clone(),
+        public_read: true,
+    };
+    let schema = concord_api::schema(store.clone(), authenticator);
     let query = format!(
         "{{ interventions(first: {first}) {{ edges {{ node {{ title
             reportingOrganisation {{ name }}
@@ -122,7 +151,7 @@ async fn statements_for_a_page(url: &str, first: usize) -> usize {
         &schema,
         &store,
         async_graphql::Request::new(query),
-        Principal::Anonymous,
+        Caller::anonymous(true),
     )
     .await;
     assert!(response.errors.is_empty(), "{:?}", response.errors);

@@ -3,12 +3,14 @@
 //! that hold whatever the storage. Pure by design: no async, no database, no HTTP, so every
 //! rule is unit-tested here and the store and API only translate.
 
+pub mod access;
 pub mod area;
 pub mod demo;
 pub mod error;
 pub mod intervention;
 pub mod need;
 pub mod organisation;
+pub mod overlap;
 pub mod population;
 pub mod reference;
 pub mod values;

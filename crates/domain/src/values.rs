@@ -185,7 +185,7 @@ pub fn optional_text(
 macro_rules! code_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $code:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
         pub enum $name { $($variant),+ }
 
         impl $name {
@@ -200,10 +200,10 @@ macro_rules! code_enum {
             }
 
             /// Parses a code, naming the field and the accepted codes when it is wrong.
-            pub fn parse(field: &str, code: &str) -> Result<Self, ValidationError> {
+            pub fn parse(field: &str, code: &str) -> Result<Self, $crate::error::ValidationError> {
                 Self::from_code(code.trim()).ok_or_else(|| {
                     let accepted: Vec<&str> = Self::ALL.iter().map(|v| v.code()).collect();
-                    ValidationError::new(
+                    $crate::error::ValidationError::new(
                         field,
                         format!("`{}` is not one of {}", code.trim(), accepted.join(", ")),
                     )
@@ -211,13 +211,15 @@ macro_rules! code_enum {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.code())
             }
         }
     };
 }
+
+pub(crate) use code_enum;
 
 code_enum!(
     /// Who may read a record (DESIGN.md section 5).

@@ -3,12 +3,12 @@
 use std::time::Instant;
 
 use anyhow::Context;
+use concord_domain::access::ReadScope;
 use concord_domain::demo::{self, DemoConfig};
 use concord_domain::intervention::NewIntervention;
 use concord_domain::need::NewNeed;
 use concord_domain::organisation::NewOrganisation;
-use concord_domain::values::Visibility;
-use concord_store::{InterventionFilter, Store};
+use concord_store::{Actor, InterventionFilter, Store};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Interventions written per transaction: large enough to amortise round trips, small
@@ -16,8 +16,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 const BATCH: usize = 1_000;
 
 pub async fn load(store: &Store, size: u64, seed: u64) -> anyhow::Result<()> {
+    let actor = Actor::command("demo");
     let everything = InterventionFilter {
-        visible: Visibility::ALL.to_vec(),
+        scope: ReadScope {
+            everything: true,
+            ..Default::default()
+        },
         ..Default::default()
     };
     if store.count_interventions(&everything).await? > 0 {
@@ -27,7 +31,7 @@ pub async fn load(store: &Store, size: u64, seed: u64) -> anyhow::Result<()> {
     let started = Instant::now();
 
     let country = demo::country();
-    let areas = store.import_areas(&country.areas).await?;
+    let areas = store.import_areas(&country.areas, &actor).await?;
 
     let mut organisation_ids = Vec::new();
     for input in demo::organisations() {
@@ -39,7 +43,7 @@ pub async fn load(store: &Store, size: u64, seed: u64) -> anyhow::Result<()> {
         };
         let stored = match stored {
             Some(s) => s,
-            None => store.create_organisation(&org).await?,
+            None => store.create_organisation(&org, &actor).await?,
         };
         organisation_ids.push(stored.id);
     }
@@ -47,7 +51,7 @@ pub async fn load(store: &Store, size: u64, seed: u64) -> anyhow::Result<()> {
     let needs = demo::needs(seed);
     for input in &needs {
         let need = NewNeed::parse(input).map_err(|e| anyhow::anyhow!("demo need: {e}"))?;
-        store.upsert_need(&need).await?;
+        store.upsert_need(&need, &actor).await?;
     }
 
     let bar = ProgressBar::new(size);
@@ -64,12 +68,12 @@ pub async fn load(store: &Store, size: u64, seed: u64) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("demo intervention {}: {e}", input.external_id))?;
         batch.push(record);
         if batch.len() == BATCH {
-            written += store.create_interventions(&batch).await?;
+            written += store.create_interventions(&batch, &actor).await?;
             bar.set_position(written);
             batch.clear();
         }
     }
-    written += store.create_interventions(&batch).await?;
+    written += store.create_interventions(&batch, &actor).await?;
     bar.finish_and_clear();
 
     println!(

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use concord_domain::area::read_pcode_table;
-use concord_store::Store;
+use concord_store::{Actor, Store};
 
 pub async fn areas(store: &Store, file: &Path) -> anyhow::Result<()> {
     let reader =
@@ -12,7 +12,9 @@ pub async fn areas(store: &Store, file: &Path) -> anyhow::Result<()> {
     let known = store.known_pcodes().await?;
     let table = read_pcode_table(std::io::BufReader::new(reader), &known)
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    let report = store.import_areas(&table.areas).await?;
+    let report = store
+        .import_areas(&table.areas, &Actor::command("import areas"))
+        .await?;
     for error in &table.errors {
         eprintln!(
             "{}:{}: {}{}",

@@ -2,8 +2,10 @@
 //! schema, loads demo data and imports reference tables. Configuration comes from flags or
 //! `CONCORD_*` environment variables, once, at start-up.
 
+mod config;
 mod demo;
 mod import;
+mod users;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -46,6 +48,18 @@ enum Command {
         /// Address to listen on; port 0 picks a free port.
         #[arg(long, env = "CONCORD_BIND", default_value = "127.0.0.1:8080")]
         bind: SocketAddr,
+        #[command(flatten)]
+        auth: config::AuthArgs,
+    },
+    /// Manage users without SQL: create the first administrator, add people.
+    User {
+        #[command(subcommand)]
+        what: users::UserCommand,
+    },
+    /// Register organisations from the command line.
+    Org {
+        #[command(subcommand)]
+        what: users::OrgCommand,
     },
     /// Apply pending migrations and exit.
     Migrate,
@@ -101,7 +115,17 @@ async fn main() -> anyhow::Result<()> {
             drop(store);
             Ok(())
         }
-        Command::Serve { bind } => serve(&cli.database_url, cli.database_pool, bind).await,
+        Command::Serve { bind, auth } => {
+            serve(&cli.database_url, cli.database_pool, bind, &auth).await
+        }
+        Command::User { what } => {
+            let store = open(&cli.database_url, cli.database_pool).await?;
+            users::user(&store, what).await
+        }
+        Command::Org { what } => {
+            let store = open(&cli.database_url, cli.database_pool).await?;
+            users::org(&store, what).await
+        }
         Command::Demo { size, seed } => {
             let store = open(&cli.database_url, cli.database_pool).await?;
             demo::load(&store, size, seed).await
@@ -138,8 +162,14 @@ fn redact(url: &str) -> String {
     }
 }
 
-async fn serve(url: &str, pool: u32, bind: SocketAddr) -> anyhow::Result<()> {
+async fn serve(
+    url: &str,
+    pool: u32,
+    bind: SocketAddr,
+    auth: &config::AuthArgs,
+) -> anyhow::Result<()> {
     let store = open(url, pool).await?;
+    let authenticator = auth.authenticator(store.clone())?;
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
@@ -147,7 +177,7 @@ async fn serve(url: &str, pool: u32, bind: SocketAddr) -> anyhow::Result<()> {
     tracing::info!(%address, database = %redact(url), "serving");
     // Tests and scripts read this line to find a port chosen by the system.
     println!("concord listening on http://{address}");
-    axum::serve(listener, concord_api::router(store))
+    axum::serve(listener, concord_api::router(store, authenticator))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("stopped");

@@ -9,6 +9,7 @@ use sea_orm::{
     QuerySelect, TransactionTrait,
 };
 
+use crate::audit::{self, Actor, AuditAction};
 use crate::entity::area;
 use crate::organisations::corrupt;
 use crate::{Page, PageRequest, Store, StoreResult};
@@ -98,7 +99,7 @@ impl Store {
     }
 
     /// Inserts or renames areas, parents before children, in one transaction.
-    pub async fn import_areas(&self, areas: &[NewArea]) -> StoreResult<AreaImport> {
+    pub async fn import_areas(&self, areas: &[NewArea], actor: &Actor) -> StoreResult<AreaImport> {
         let txn = self.db.begin().await?;
         let existing: Vec<area::Model> = area::Entity::find().all(&txn).await?;
         // pcode -> (id, path, parent id)
@@ -183,6 +184,17 @@ impl Store {
                 }
             }
         }
+        // One event for the whole table: areas are reference data, imported in bulk.
+        audit::record(
+            &txn,
+            actor,
+            AuditAction::Create,
+            "area",
+            None,
+            None::<&()>,
+            Some(&serde_json::json!({ "inserted": report.inserted, "updated": report.updated })),
+        )
+        .await?;
         txn.commit().await?;
         Ok(report)
     }

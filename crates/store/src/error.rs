@@ -1,6 +1,6 @@
 //! Store errors.
 //!
-//! Policy: `NotFound`, `Conflict` and `Invalid` are the caller's (a missing or hidden record,
+//! Policy: `NotFound`, `Forbidden`, `Conflict` and `Invalid` are the caller's (a missing or hidden record,
 //! a stale version or a duplicate key, a reference to something that does not exist) and
 //! carry a message fit for a client. `Unavailable` and `Database` are ours: the API logs them
 //! with their origin and shows the client an opaque internal error.
@@ -14,6 +14,9 @@ use sea_orm::{DbErr, SqlErr};
 pub enum StoreError {
     #[error("not found")]
     NotFound,
+    /// The caller sees the record but may not change it.
+    #[error("forbidden")]
+    Forbidden,
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]

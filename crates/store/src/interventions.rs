@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{NaiveDate, Utc};
+use concord_domain::access::{Principal, ReadScope};
 use concord_domain::area::{AreaId, AreaPath, Pcode};
 use concord_domain::intervention::{
     Intervention, InterventionId, Location, NewIntervention, Participation, SectorShare,
@@ -22,6 +23,7 @@ use sea_orm::{
 };
 
 use crate::areas::{contains_pattern, pcodes_by_area_id};
+use crate::audit::{self, Actor, AuditAction};
 use crate::entity::{
     area, intervention, intervention_location, intervention_participant, intervention_sector,
     organisation,
@@ -29,11 +31,11 @@ use crate::entity::{
 use crate::organisations::corrupt;
 use crate::{Page, PageRequest, Store, StoreError, StoreResult};
 
-/// Which interventions a list returns. `visible` is who-may-see-what, decided by the caller's
+/// Which interventions a list returns. `scope` is what the caller may read, decided by the
 /// access rules; everything else is the client's filter.
 #[derive(Clone, Debug, Default)]
 pub struct InterventionFilter {
-    pub visible: Vec<Visibility>,
+    pub scope: ReadScope,
     /// Reporting or participating.
     pub organisation: Option<OrganisationId>,
     /// Any of these sectors (already expanded through the crosswalk).
@@ -48,13 +50,104 @@ pub struct InterventionFilter {
     pub text: Option<String>,
 }
 
-/// Bulk inserts are committed in batches of this many interventions.
+/// Interventions written together in one transaction.
 pub type NewInterventionBatch<'a> = &'a [NewIntervention];
+
+/// Interventions working in any of these sectors.
+fn in_any_sector(sectors: &[(SectorVocabulary, String)]) -> Condition {
+    let mut any = Condition::any();
+    for (vocabulary, code) in sectors {
+        any = any.add(
+            Condition::all()
+                .add(intervention_sector::Column::Vocabulary.eq(vocabulary.iati_code()))
+                .add(intervention_sector::Column::Code.eq(code.as_str())),
+        );
+    }
+    Condition::all().add(
+        intervention::Column::Id.in_subquery(
+            Query::select()
+                .column(intervention_sector::Column::InterventionId)
+                .from(intervention_sector::Entity)
+                .cond_where(any)
+                .to_owned(),
+        ),
+    )
+}
+
+/// Interventions located in any of these areas or below them: one range scan per area on
+/// the materialised path.
+fn located_in_any(paths: &[AreaPath]) -> Condition {
+    let mut any = Condition::any();
+    for path in paths {
+        let (lower, upper) = path.subtree_range();
+        any = any.add(
+            Condition::all()
+                .add(Expr::col((area::Entity, area::Column::Path)).gte(lower))
+                .add(Expr::col((area::Entity, area::Column::Path)).lt(upper)),
+        );
+    }
+    Condition::all().add(
+        intervention::Column::Id.in_subquery(
+            Query::select()
+                .column((
+                    intervention_location::Entity,
+                    intervention_location::Column::InterventionId,
+                ))
+                .from(intervention_location::Entity)
+                .inner_join(
+                    area::Entity,
+                    Expr::col((area::Entity, area::Column::Id)).equals((
+                        intervention_location::Entity,
+                        intervention_location::Column::AreaId,
+                    )),
+                )
+                .cond_where(any)
+                .to_owned(),
+        ),
+    )
+}
+
+/// The SQL form of `ReadScope::allows`: the two must always agree.
+pub(crate) fn readable(scope: &ReadScope) -> Condition {
+    use intervention::Column as C;
+    if scope.everything {
+        return Condition::all();
+    }
+    let mut any = Condition::any().add(C::Visibility.eq(Visibility::Public.code()));
+    if scope.partners {
+        any = any.add(C::Visibility.eq(Visibility::Partners.code()));
+    }
+    let mut restricted = Condition::any();
+    let mut restricted_reachable = false;
+    if !scope.own_organisations.is_empty() {
+        restricted = restricted
+            .add(C::ReportingOrganisationId.is_in(scope.own_organisations.iter().map(|o| o.0)));
+        restricted_reachable = true;
+    }
+    if let Some(coordinated) = scope.coordinated.as_ref().filter(|c| !c.is_empty()) {
+        let mut inside = Condition::all();
+        if !coordinated.areas.is_empty() {
+            inside = inside.add(located_in_any(&coordinated.areas));
+        }
+        if !coordinated.sectors.is_empty() {
+            inside = inside.add(in_any_sector(&coordinated.sectors));
+        }
+        restricted = restricted.add(inside);
+        restricted_reachable = true;
+    }
+    if restricted_reachable {
+        any = any.add(
+            Condition::all()
+                .add(C::Visibility.eq(Visibility::Restricted.code()))
+                .add(restricted),
+        );
+    }
+    any
+}
 
 fn condition(filter: &InterventionFilter) -> Condition {
     use intervention::Column as C;
-    let mut cond = Condition::all()
-        .add(C::Visibility.is_in(filter.visible.iter().map(|v| v.code().to_owned())));
+    let mut cond = Condition::all().add(readable(&filter.scope));
     if let Some(org) = filter.organisation {
         cond = cond.add(
             Condition::any()
@@ -71,46 +164,10 @@ fn condition(filter: &InterventionFilter) -> Condition {
         );
     }
     if let Some(sectors) = &filter.sectors {
-        let mut any = Condition::any();
-        for (vocabulary, code) in sectors {
-            any = any.add(
-                Condition::all()
-                    .add(intervention_sector::Column::Vocabulary.eq(vocabulary.iati_code()))
-                    .add(intervention_sector::Column::Code.eq(code.as_str())),
-            );
-        }
-        cond = cond.add(
-            C::Id.in_subquery(
-                Query::select()
-                    .column(intervention_sector::Column::InterventionId)
-                    .from(intervention_sector::Entity)
-                    .cond_where(any)
-                    .to_owned(),
-            ),
-        );
+        cond = cond.add(in_any_sector(sectors));
     }
     if let Some(path) = &filter.area {
-        let (lower, upper) = path.subtree_range();
-        cond = cond.add(
-            C::Id.in_subquery(
-                Query::select()
-                    .column((
-                        intervention_location::Entity,
-                        intervention_location::Column::InterventionId,
-                    ))
-                    .from(intervention_location::Entity)
-                    .inner_join(
-                        area::Entity,
-                        Expr::col((area::Entity, area::Column::Id)).equals((
-                            intervention_location::Entity,
-                            intervention_location::Column::AreaId,
-                        )),
-                    )
-                    .and_where(Expr::col((area::Entity, area::Column::Path)).gte(lower))
-                    .and_where(Expr::col((area::Entity, area::Column::Path)).lt(upper))
-                    .to_owned(),
-            ),
-        );
+        cond = cond.add(located_in_any(std::slice::from_ref(path)));
     }
     if let Some(to) = filter.active_to {
         cond = cond.add(C::EffectiveStart.lte(to));
@@ -468,7 +525,11 @@ fn to_domain(
 
 impl Store {
     /// Stores a new intervention and its children in one transaction.
-    pub async fn create_intervention(&self, record: &NewIntervention) -> StoreResult<Intervention> {
+    pub async fn create_intervention(
+        &self,
+        record: &NewIntervention,
+        actor: &Actor,
+    ) -> StoreResult<Intervention> {
         let txn = self.db.begin().await?;
         let areas = resolve_references(&txn, &[record]).await?;
         let row = intervention::Entity::insert(row_values(record))
@@ -477,6 +538,16 @@ impl Store {
             .map_err(|e| duplicate_external_id(e.into()))?;
         insert_children(&txn, &[(row.id, record)], &areas).await?;
         let stored = assemble_one(&txn, row).await?;
+        audit::record(
+            &txn,
+            actor,
+            AuditAction::Create,
+            "intervention",
+            Some(stored.id.0),
+            None::<&()>,
+            Some(&stored),
+        )
+        .await?;
         txn.commit().await?;
         Ok(stored)
     }
@@ -486,6 +557,7 @@ impl Store {
     pub async fn create_interventions(
         &self,
         records: NewInterventionBatch<'_>,
+        actor: &Actor,
     ) -> StoreResult<u64> {
         if records.is_empty() {
             return Ok(0);
@@ -528,20 +600,28 @@ impl Store {
             }
         }
         insert_children(&txn, &written, &areas).await?;
+        audit::record_created(&txn, actor, "intervention", &written).await?;
         txn.commit().await?;
         Ok(written.len() as u64)
     }
 
-    /// Replaces an intervention if the caller saw its current version.
+    /// Replaces an intervention if the caller may see it, may write for its reporting
+    /// organisation as it stands in this transaction, and saw its current version.
     pub async fn update_intervention(
         &self,
         id: InterventionId,
         expected_version: i64,
-        visible: &[Visibility],
+        writer: &Principal,
         record: &NewIntervention,
+        actor: &Actor,
     ) -> StoreResult<Intervention> {
         let txn = self.db.begin().await?;
-        let current = visible_row(&txn, id, visible).await?;
+        let current = visible_row(&txn, id, &writer.read_scope()).await?;
+        if !writer.may_write_for(OrganisationId(current.reporting_organisation_id))
+            || !writer.may_write_for(record.reporting_organisation)
+        {
+            return Err(StoreError::Forbidden);
+        }
         if current.version != expected_version {
             return Err(stale(current.version));
         }
@@ -561,10 +641,24 @@ impl Store {
         if result.rows_affected != 1 {
             return Err(stale(expected_version + 1));
         }
+        let before = assemble_one(&txn, current).await?;
         delete_children(&txn, id.0).await?;
         insert_children(&txn, &[(id.0, record)], &areas).await?;
-        let row = visible_row(&txn, id, visible).await?;
+        let row = intervention::Entity::find_by_id(id.0)
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let stored = assemble_one(&txn, row).await?;
+        audit::record(
+            &txn,
+            actor,
+            AuditAction::Update,
+            "intervention",
+            Some(id.0),
+            Some(&before),
+            Some(&stored),
+        )
+        .await?;
         txn.commit().await?;
         Ok(stored)
     }
@@ -573,13 +667,18 @@ impl Store {
         &self,
         id: InterventionId,
         expected_version: i64,
-        visible: &[Visibility],
+        writer: &Principal,
+        actor: &Actor,
     ) -> StoreResult<()> {
         let txn = self.db.begin().await?;
-        let current = visible_row(&txn, id, visible).await?;
+        let current = visible_row(&txn, id, &writer.read_scope()).await?;
+        if !writer.may_write_for(OrganisationId(current.reporting_organisation_id)) {
+            return Err(StoreError::Forbidden);
+        }
         if current.version != expected_version {
             return Err(stale(current.version));
         }
+        let before = assemble_one(&txn, current).await?;
         delete_children(&txn, id.0).await?;
         crate::entity::progress_report::Entity::delete_many()
             .filter(crate::entity::progress_report::Column::InterventionId.eq(id.0))
@@ -593,6 +692,16 @@ impl Store {
         if result.rows_affected != 1 {
             return Err(stale(expected_version + 1));
         }
+        audit::record(
+            &txn,
+            actor,
+            AuditAction::Delete,
+            "intervention",
+            Some(id.0),
+            Some(&before),
+            None::<&()>,
+        )
+        .await?;
         txn.commit().await?;
         Ok(())
     }
@@ -600,9 +709,9 @@ impl Store {
     pub async fn intervention(
         &self,
         id: InterventionId,
-        visible: &[Visibility],
+        scope: &ReadScope,
     ) -> StoreResult<Option<Intervention>> {
-        match visible_row(&self.db, id, visible).await {
+        match visible_row(&self.db, id, scope).await {
             Ok(row) => Ok(assemble(&self.db, vec![row]).await?.pop()),
             Err(StoreError::NotFound) => Ok(None),
             Err(e) => Err(e),
@@ -663,10 +772,10 @@ fn stale(current: i64) -> StoreError {
 pub(crate) async fn visible_row<C: ConnectionTrait>(
     db: &C,
     id: InterventionId,
-    visible: &[Visibility],
+    scope: &ReadScope,
 ) -> StoreResult<intervention::Model> {
     intervention::Entity::find_by_id(id.0)
-        .filter(intervention::Column::Visibility.is_in(visible.iter().map(|v| v.code().to_owned())))
+        .filter(readable(scope))
         .one(db)
         .await?
         .ok_or(StoreError::NotFound)

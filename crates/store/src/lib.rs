@@ -3,8 +3,10 @@
 //! no business rule lives here: the store hands plain data to the domain and back.
 
 mod areas;
+mod audit;
 pub mod entity;
 mod error;
+mod identity;
 mod interventions;
 mod needs;
 mod organisations;
@@ -16,7 +18,11 @@ use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynch
 use sea_orm::{ConnectOptions, Database, DatabaseBackend, DatabaseConnection};
 
 pub use areas::{AreaFilter, AreaImport};
+pub use audit::{Actor, AuditAction, AuditEvent, AuditFilter};
 pub use error::{StoreError, StoreResult};
+pub use identity::{
+    ApiKey, Credentials, NewApiKey, NewUser, RefreshRefusal, User, normalise_email,
+};
 pub use interventions::{InterventionFilter, NewInterventionBatch};
 pub use needs::NeedFilter;
 

@@ -3,14 +3,16 @@
 use std::collections::HashMap;
 
 use chrono::{NaiveDate, Utc};
+use concord_domain::access::Principal;
 use concord_domain::area::{AreaPath, Pcode};
 use concord_domain::intervention::InterventionId;
 use concord_domain::need::{
     Need, NeedId, NeedSector, NewNeed, NewProgressReport, ProgressReport, ProgressReportId,
     Severity,
 };
+use concord_domain::organisation::OrganisationId;
 use concord_domain::population::Population;
-use concord_domain::values::{Period, Visibility};
+use concord_domain::values::Period;
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
@@ -18,6 +20,7 @@ use sea_orm::{
 };
 
 use crate::areas::pcodes_by_area_id;
+use crate::audit::{self, Actor, AuditAction};
 use crate::entity::{area, need, progress_report};
 use crate::interventions::visible_row;
 use crate::organisations::corrupt;
@@ -106,7 +109,7 @@ fn report_to_domain(row: progress_report::Model) -> StoreResult<ProgressReport> 
 
 impl Store {
     /// Inserts a need, or replaces the one stated for the same area, sector and period.
-    pub async fn upsert_need(&self, record: &NewNeed) -> StoreResult<Need> {
+    pub async fn upsert_need(&self, record: &NewNeed, actor: &Actor) -> StoreResult<Need> {
         let txn = self.db.begin().await?;
         let area_id: i64 = area::Entity::find()
             .select_only()
@@ -142,6 +145,11 @@ impl Store {
             updated_at: Set(now),
             ..Default::default()
         };
+        let pcodes = HashMap::from([(area_id, record.pcode.as_str().to_owned())]);
+        let before = existing
+            .clone()
+            .map(|e| need_to_domain(e, &pcodes))
+            .transpose()?;
         let saved = match existing {
             Some(existing) => {
                 row.id = Set(existing.id);
@@ -153,11 +161,24 @@ impl Store {
                 need::Entity::insert(row).exec_with_returning(&txn).await?
             }
         };
-        txn.commit().await?;
-        need_to_domain(
-            saved,
-            &HashMap::from([(area_id, record.pcode.as_str().to_owned())]),
+        let saved = need_to_domain(saved, &pcodes)?;
+        let action = if before.is_some() {
+            AuditAction::Update
+        } else {
+            AuditAction::Create
+        };
+        audit::record(
+            &txn,
+            actor,
+            action,
+            "need",
+            Some(saved.id.0),
+            before.as_ref(),
+            Some(&saved),
         )
+        .await?;
+        txn.commit().await?;
+        Ok(saved)
     }
 
     pub async fn needs(&self, filter: &NeedFilter, page: PageRequest) -> StoreResult<Page<Need>> {
@@ -192,11 +213,15 @@ impl Store {
     pub async fn report_progress(
         &self,
         record: &NewProgressReport,
-        visible: &[Visibility],
+        writer: &Principal,
+        actor: &Actor,
     ) -> StoreResult<ProgressReport> {
         let txn = self.db.begin().await?;
         // Progress on a record the caller may not see is progress on nothing.
-        visible_row(&txn, record.intervention, visible).await?;
+        let intervention = visible_row(&txn, record.intervention, &writer.read_scope()).await?;
+        if !writer.may_write_for(OrganisationId(intervention.reporting_organisation_id)) {
+            return Err(StoreError::Forbidden);
+        }
         let end = record.period.end().unwrap_or(record.period.start());
         let existing = progress_report::Entity::find()
             .filter(progress_report::Column::InterventionId.eq(record.intervention.0))
@@ -216,6 +241,7 @@ impl Store {
             updated_at: Set(now),
             ..Default::default()
         };
+        let before = existing.clone().map(report_to_domain).transpose()?;
         let saved = match existing {
             Some(existing) => {
                 row.id = Set(existing.id);
@@ -229,8 +255,24 @@ impl Store {
                     .await?
             }
         };
+        let saved = report_to_domain(saved)?;
+        let action = if before.is_some() {
+            AuditAction::Update
+        } else {
+            AuditAction::Create
+        };
+        audit::record(
+            &txn,
+            actor,
+            action,
+            "progress_report",
+            Some(saved.id.0),
+            before.as_ref(),
+            Some(&saved),
+        )
+        .await?;
         txn.commit().await?;
-        report_to_domain(saved)
+        Ok(saved)
     }
 
     /// The progress reports of many interventions, in one statement, oldest period first.

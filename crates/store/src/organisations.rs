@@ -7,9 +7,10 @@ use concord_domain::organisation::{
 use concord_domain::values::ActorLevel;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, TransactionTrait,
 };
 
+use crate::audit::{self, Actor, AuditAction};
 use crate::entity::organisation;
 use crate::{Page, PageRequest, Store, StoreError, StoreResult};
 
@@ -34,7 +35,12 @@ pub(crate) fn corrupt(what: &str) -> StoreError {
 }
 
 impl Store {
-    pub async fn create_organisation(&self, org: &NewOrganisation) -> StoreResult<Organisation> {
+    pub async fn create_organisation(
+        &self,
+        org: &NewOrganisation,
+        actor: &Actor,
+    ) -> StoreResult<Organisation> {
+        let txn = self.db.begin().await?;
         let row = organisation::ActiveModel {
             name: Set(org.name.clone()),
             acronym: Set(org.acronym.clone()),
@@ -46,7 +52,7 @@ impl Store {
             ..Default::default()
         };
         let row = organisation::Entity::insert(row)
-            .exec_with_returning(&self.db)
+            .exec_with_returning(&txn)
             .await
             .map_err(|e| match StoreError::from(e) {
                 StoreError::Conflict(_) => StoreError::Conflict(
@@ -54,7 +60,19 @@ impl Store {
                 ),
                 other => other,
             })?;
-        to_domain(row)
+        let created = to_domain(row)?;
+        audit::record(
+            &txn,
+            actor,
+            AuditAction::Create,
+            "organisation",
+            Some(created.id.0),
+            None::<&()>,
+            Some(&created),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(created)
     }
 
     pub async fn organisation(&self, id: OrganisationId) -> StoreResult<Option<Organisation>> {

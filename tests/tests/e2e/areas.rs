@@ -6,7 +6,7 @@ use crate::support::seed_areas;
 async fn navigates_the_pcode_hierarchy(app: &TestApp) {
     seed_areas(app).await;
     let data = app
-        .data(
+        .data_as(&app.admin,
             r#"{ area(pcode: "ET0201") { pcode name adminLevel country validFrom
                    parent { pcode name }
                    ancestors { pcode adminLevel } }
@@ -33,7 +33,8 @@ async fn navigates_the_pcode_hierarchy(app: &TestApp) {
     assert_eq!(data["country"]["children"]["pageInfo"]["hasNextPage"], true);
 
     let filtered = app
-        .data(
+        .data_as(
+            &app.admin,
             r#"{ level2: areas(filter: { level: 2, country: "ET" }) { totalCount }
                  underAfar: areas(filter: { parent: "ET02" }) { totalCount }
                  byName: areas(filter: { name: "wellega" }) { edges { node { pcode } } } }"#,
@@ -45,11 +46,19 @@ async fn navigates_the_pcode_hierarchy(app: &TestApp) {
     assert_eq!(filtered["byName"]["edges"][0]["node"]["pcode"], "ET0401");
 
     let bad = app
-        .gql(r#"{ area(pcode: "not a pcode!") { name } }"#, json!({}))
+        .gql_as(
+            &app.admin,
+            r#"{ area(pcode: "not a pcode!") { name } }"#,
+            json!({}),
+        )
         .await;
     assert_eq!(error_code(&bad), "VALIDATION");
     let unknown = app
-        .data(r#"{ area(pcode: "ET9999") { name } }"#, json!({}))
+        .data_as(
+            &app.admin,
+            r#"{ area(pcode: "ET9999") { name } }"#,
+            json!({}),
+        )
         .await;
     assert!(unknown["area"].is_null());
 }
@@ -67,7 +76,8 @@ async fn imports_the_real_global_pcode_table(app: &TestApp) {
     assert!(stdout.contains("8917 inserted"), "{stdout}");
     assert!(stdout.contains("0 rows refused"), "{stdout}");
     let data = app
-        .data(
+        .data_as(
+            &app.admin,
             r#"{ arm3: areas(filter: { country: "AM", level: 3 }) { totalCount }
                  idn: areas(filter: { country: "ID" }) { totalCount }
                  area(pcode: "AM01001") { name ancestors { pcode } } }"#,
@@ -114,7 +124,8 @@ async fn reports_bad_rows_with_their_lines(app: &TestApp) {
         "country, AM01 and AM0103: {stdout}"
     );
     let data = app
-        .data(
+        .data_as(
+            &app.admin,
             r#"{ areas(filter: { country: "AM" }) { totalCount } }"#,
             json!({}),
         )

@@ -35,7 +35,8 @@ async fn registers_an_intervention_and_reads_it_back(app: &TestApp) {
     assert_eq!(created["end"], "2025-06-30");
 
     let read = app
-        .data(
+        .data_as(
+            &app.admin,
             &format!("query($id: ID!) {{ intervention(id: $id) {{ {INTERVENTION_FIELDS} }} }}"),
             json!({ "id": created["id"] }),
         )
@@ -81,7 +82,10 @@ async fn filters_by_sector_area_dates_status_and_text(app: &TestApp) {
             .collect()
     };
     let query = "query($filter: InterventionFilter) { interventions(filter: $filter) { totalCount edges { node { title } } } }";
-    let run = |filter: Value| async move { app.data(query, json!({ "filter": filter })).await };
+    let run = |filter: Value| async move {
+        app.data_as(&app.admin, query, json!({ "filter": filter }))
+            .await
+    };
 
     // A cluster matches the DAC codes under it.
     let wash = run(json!({ "sector": "WSH" })).await;
@@ -117,11 +121,11 @@ async fn filters_by_sector_area_dates_status_and_text(app: &TestApp) {
     );
 
     let unknown_sector = app
-        .gql(query, json!({ "filter": { "sector": "nope" } }))
+        .gql_as(&app.admin, query, json!({ "filter": { "sector": "nope" } }))
         .await;
     assert_eq!(error_code(&unknown_sector), "VALIDATION");
     let unknown_area = app
-        .gql(query, json!({ "filter": { "area": "ET99" } }))
+        .gql_as(&app.admin, query, json!({ "filter": { "area": "ET99" } }))
         .await;
     assert_eq!(error_code(&unknown_area), "VALIDATION");
 }
@@ -136,7 +140,9 @@ async fn pages_with_cursors(app: &TestApp) {
     let mut after = Value::Null;
     let mut seen = Vec::new();
     loop {
-        let data = app.data(query, json!({ "after": after })).await;
+        let data = app
+            .data_as(&app.admin, query, json!({ "after": after }))
+            .await;
         let page = &data["interventions"];
         assert_eq!(page["totalCount"], 5);
         for edge in page["edges"].as_array().unwrap() {
@@ -148,7 +154,9 @@ async fn pages_with_cursors(app: &TestApp) {
         after = page["pageInfo"]["endCursor"].clone();
     }
     assert_eq!(seen, vec!["OX-0", "OX-1", "OX-2", "OX-3", "OX-4"]);
-    let garbage = app.gql(query, json!({ "after": "not-a-cursor" })).await;
+    let garbage = app
+        .gql_as(&app.admin, query, json!({ "after": "not-a-cursor" }))
+        .await;
     assert_eq!(error_code(&garbage), "VALIDATION");
 }
 
@@ -165,7 +173,11 @@ async fn updates_and_deletes_with_optimistic_concurrency(app: &TestApp) {
     input["locations"] = json!([{ "pcode": "ET0401" }]);
     input["actualStart"] = json!("2025-02-01");
     let updated = app
-        .data(&update, json!({ "id": id, "v": 1, "input": input }))
+        .data_as(
+            &app.admin,
+            &update,
+            json!({ "id": id, "v": 1, "input": input }),
+        )
         .await;
     let updated = &updated["updateIntervention"]["intervention"];
     assert_eq!(updated["version"], 2);
@@ -178,23 +190,34 @@ async fn updates_and_deletes_with_optimistic_concurrency(app: &TestApp) {
     assert_eq!(updated["start"], "2025-02-01", "actual start wins");
 
     let stale = app
-        .gql(&update, json!({ "id": id, "v": 1, "input": input }))
+        .gql_as(
+            &app.admin,
+            &update,
+            json!({ "id": id, "v": 1, "input": input }),
+        )
         .await;
     assert_eq!(error_code(&stale), "CONFLICT");
 
     let delete = "mutation($id: ID!, $v: Int!) { deleteIntervention(id: $id, expectedVersion: $v) { deletedId } }";
-    let stale_delete = app.gql(delete, json!({ "id": id, "v": 1 })).await;
+    let stale_delete = app
+        .gql_as(&app.admin, delete, json!({ "id": id, "v": 1 }))
+        .await;
     assert_eq!(error_code(&stale_delete), "CONFLICT");
-    let deleted = app.data(delete, json!({ "id": id, "v": 2 })).await;
+    let deleted = app
+        .data_as(&app.admin, delete, json!({ "id": id, "v": 2 }))
+        .await;
     assert_eq!(deleted["deleteIntervention"]["deletedId"], id);
     let gone = app
-        .data(
+        .data_as(
+            &app.admin,
             "query($id: ID!) { intervention(id: $id) { id } }",
             json!({ "id": id }),
         )
         .await;
     assert!(gone["intervention"].is_null());
-    let again = app.gql(delete, json!({ "id": id, "v": 2 })).await;
+    let again = app
+        .gql_as(&app.admin, delete, json!({ "id": id, "v": 2 }))
+        .await;
     assert_eq!(error_code(&again), "NOT_FOUND");
 }
 
@@ -207,7 +230,9 @@ async fn refuses_invalid_input_without_writing(app: &TestApp) {
     bad["sectors"][1]["percentage"] = json!(20.0);
     bad["plannedEnd"] = json!("2024-01-01");
     bad["locations"][0]["target"] = json!(-4);
-    let response = app.gql(&mutation, json!({ "input": bad })).await;
+    let response = app
+        .gql_as(&app.admin, &mutation, json!({ "input": bad }))
+        .await;
     assert_eq!(error_code(&response), "VALIDATION");
     let fields = error_fields(&response);
     for expected in ["sectors", "plannedEnd", "locations[0].target"] {
@@ -219,7 +244,9 @@ async fn refuses_invalid_input_without_writing(app: &TestApp) {
 
     let mut unknown_refs = water_input("424242", "OX-2");
     unknown_refs["locations"] = json!([{ "pcode": "ET0999" }]);
-    let response = app.gql(&mutation, json!({ "input": unknown_refs })).await;
+    let response = app
+        .gql_as(&app.admin, &mutation, json!({ "input": unknown_refs }))
+        .await;
     assert_eq!(error_code(&response), "VALIDATION");
     assert_eq!(
         error_fields(&response),
@@ -227,7 +254,8 @@ async fn refuses_invalid_input_without_writing(app: &TestApp) {
     );
 
     let bad_date = app
-        .gql(
+        .gql_as(
+            &app.admin,
             &mutation,
             json!({ "input": { "plannedStart": "01/07/2021" } }),
         )
@@ -236,12 +264,16 @@ async fn refuses_invalid_input_without_writing(app: &TestApp) {
 
     create_intervention(app, water_input(&org, "OX-3")).await;
     let duplicate = app
-        .gql(&mutation, json!({ "input": water_input(&org, "OX-3") }))
+        .gql_as(
+            &app.admin,
+            &mutation,
+            json!({ "input": water_input(&org, "OX-3") }),
+        )
         .await;
     assert_eq!(error_code(&duplicate), "CONFLICT");
 
     let count = app
-        .data("{ interventions { totalCount } }", json!({}))
+        .data_as(&app.admin, "{ interventions { totalCount } }", json!({}))
         .await;
     assert_eq!(
         count["interventions"]["totalCount"], 1,
@@ -249,10 +281,16 @@ async fn refuses_invalid_input_without_writing(app: &TestApp) {
     );
 }
 
-/// Anonymous callers read PUBLIC records only; for them a RESTRICTED record does not exist.
+/// Outsiders (anonymous callers, members of other organisations) never see a RESTRICTED
+/// record: not in lists, counts, filters or lookups, and changing it answers NOT_FOUND,
+/// exactly as for an id that never existed. Members of the reporting organisation see it.
 async fn restricted_records_do_not_exist_for_outsiders(app: &TestApp) {
     seed_areas(app).await;
     let org = create_organisation(app, "International Rescue Committee", None).await;
+    let other = create_organisation(app, "Other Agency", None).await;
+    let member = app.user("member@irc.test", "EDITOR", &[&org]).await;
+    let outsider = app.user("editor@other.test", "EDITOR", &[&other]).await;
+
     let mut gbv = water_input(&org, "IRC-GBV-1");
     gbv["title"] = json!("Women and girls safe space");
     gbv["sectors"] = json!([{ "code": "PRO-GBV" }]);
@@ -267,51 +305,63 @@ async fn restricted_records_do_not_exist_for_outsiders(app: &TestApp) {
     create_intervention(app, water_input(&org, "IRC-3")).await;
     let id = created["id"].clone();
 
-    let lists = app
-        .data(
-            r#"{ all: interventions { totalCount edges { node { externalId } } }
-                 gbv: interventions(filter: { sector: "PRO-GBV" }) { totalCount }
-                 text: interventions(filter: { text: "safe space" }) { totalCount } }"#,
-            json!({}),
-        )
-        .await;
-    assert_eq!(lists["all"]["totalCount"], 1);
-    assert_eq!(lists["all"]["edges"][0]["node"]["externalId"], "IRC-3");
-    assert_eq!(lists["gbv"]["totalCount"], 0);
-    assert_eq!(lists["text"]["totalCount"], 0);
-
-    let lookup = app
-        .data(
-            "query($id: ID!) { intervention(id: $id) { id } }",
-            json!({ "id": id }),
-        )
-        .await;
-    assert!(lookup["intervention"].is_null());
-    let update = app
-        .gql(
-            "mutation($id: ID!, $input: InterventionInput!) { updateIntervention(id: $id, expectedVersion: 1, input: $input) { intervention { id } } }",
-            json!({ "id": id, "input": water_input(&org, "IRC-GBV-1") }),
-        )
-        .await;
-    assert_eq!(error_code(&update), "NOT_FOUND");
-    let delete = app
-        .gql(
-            "mutation($id: ID!) { deleteIntervention(id: $id, expectedVersion: 1) { deletedId } }",
-            json!({ "id": id }),
-        )
-        .await;
-    assert_eq!(error_code(&delete), "NOT_FOUND");
-    let progress = app
-        .gql(
-            "mutation($input: ReportProgressInput!) { reportProgress(input: $input) { progressReport { id } } }",
-            json!({ "input": { "interventionId": id, "periodStart": "2025-01-01", "periodEnd": "2025-01-31", "reached": { "total": 10 } } }),
-        )
-        .await;
-    assert_eq!(error_code(&progress), "NOT_FOUND");
+    let lists = r#"{ all: interventions { totalCount edges { node { externalId } } }
+                     gbv: interventions(filter: { sector: "PRO-GBV" }) { totalCount }
+                     text: interventions(filter: { text: "safe space" }) { totalCount } }"#;
+    let anonymous = app.data(lists, json!({})).await;
+    assert_eq!(anonymous["all"]["totalCount"], 1);
+    assert_eq!(anonymous["all"]["edges"][0]["node"]["externalId"], "IRC-3");
+    assert_eq!(anonymous["gbv"]["totalCount"], 0);
+    assert_eq!(anonymous["text"]["totalCount"], 0);
+    let seen_by_outsider = app.data_as(&outsider, lists, json!({})).await;
     assert_eq!(
-        progress["errors"][0]["message"], "not found",
-        "the same answer as for an id that never existed"
+        seen_by_outsider["all"]["totalCount"], 2,
+        "PARTNERS, not RESTRICTED"
     );
+    assert_eq!(seen_by_outsider["gbv"]["totalCount"], 0);
+    assert_eq!(seen_by_outsider["text"]["totalCount"], 0);
+    let seen_by_member = app.data_as(&member, lists, json!({})).await;
+    assert_eq!(seen_by_member["all"]["totalCount"], 3);
+    assert_eq!(seen_by_member["gbv"]["totalCount"], 1);
+
+    let lookup = "query($id: ID!) { intervention(id: $id) { id } }";
+    assert!(app.data(lookup, json!({ "id": id })).await["intervention"].is_null());
+    assert!(app.data_as(&outsider, lookup, json!({ "id": id })).await["intervention"].is_null());
+    assert_eq!(
+        app.data_as(&member, lookup, json!({ "id": id })).await["intervention"]["id"],
+        id
+    );
+
+    let update = "mutation($id: ID!, $input: InterventionInput!) { updateIntervention(id: $id, expectedVersion: 1, input: $input) { intervention { id } } }";
+    let delete =
+        "mutation($id: ID!) { deleteIntervention(id: $id, expectedVersion: 1) { deletedId } }";
+    let progress = "mutation($input: ReportProgressInput!) { reportProgress(input: $input) { progressReport { id } } }";
+    let progress_input = json!({ "input": { "interventionId": id, "periodStart": "2025-01-01", "periodEnd": "2025-01-31", "reached": { "total": 10 } } });
+    let mut gbv_again = water_input(&org, "IRC-GBV-1");
+    gbv_again["sectors"] = json!([{ "code": "PRO-GBV" }]);
+    let update_input = json!({ "id": id, "input": gbv_again });
+
+    assert_eq!(
+        error_code(&app.gql(update, update_input.clone()).await),
+        "UNAUTHENTICATED"
+    );
+    for response in [
+        app.gql_as(&outsider, update, update_input.clone()).await,
+        app.gql_as(&outsider, delete, json!({ "id": id })).await,
+        app.gql_as(&outsider, progress, progress_input.clone())
+            .await,
+        app.gql_as(&outsider, delete, json!({ "id": "999999" }))
+            .await,
+    ] {
+        assert_eq!(error_code(&response), "NOT_FOUND", "{response}");
+        assert_eq!(
+            response["errors"][0]["message"], "not found",
+            "no existence oracle"
+        );
+    }
+    app.data_as(&member, progress, progress_input).await;
+    let updated = app.data_as(&member, update, update_input).await;
+    assert_eq!(updated["updateIntervention"]["intervention"]["id"], id);
 }
 
 crate::on_both_backends!(

@@ -8,7 +8,7 @@ const UPSERT: &str = "mutation($input: NeedInput!) { upsertNeed(input: $input) {
 async fn states_needs_and_replaces_them_by_key(app: &TestApp) {
     seed_areas(app).await;
     let first = app
-        .data(
+        .data_as(&app.admin,
             UPSERT,
             json!({ "input": { "pcode": "ET0201", "sector": "FSC", "periodStart": "2025-01-01", "periodEnd": "2025-12-31",
                     "peopleInNeed": 80418, "severity": 4, "source": "HNO 2025",
@@ -22,7 +22,7 @@ async fn states_needs_and_replaces_them_by_key(app: &TestApp) {
     assert_eq!(need["peopleInNeed"]["bands"][0]["people"], 20000);
 
     let second = app
-        .data(
+        .data_as(&app.admin,
             UPSERT,
             json!({ "input": { "pcode": "ET0201", "sector": "6", "periodStart": "2025-01-01", "periodEnd": "2025-12-31",
                     "peopleInNeed": 90000, "severity": 5 } }),
@@ -34,12 +34,12 @@ async fn states_needs_and_replaces_them_by_key(app: &TestApp) {
     );
     assert_eq!(second["upsertNeed"]["need"]["severity"], 5);
 
-    app.data(
+    app.data_as(&app.admin,
         UPSERT,
         json!({ "input": { "pcode": "ET0201", "periodStart": "2025-01-01", "periodEnd": "2025-12-31", "peopleInNeed": 95000, "severity": 4 } }),
     )
     .await;
-    app.data(
+    app.data_as(&app.admin,
         UPSERT,
         json!({ "input": { "pcode": "ET0401", "sector": "WSH", "periodStart": "2025-01-01", "periodEnd": "2025-12-31", "peopleInNeed": 1000, "severity": 2 } }),
     )
@@ -47,7 +47,8 @@ async fn states_needs_and_replaces_them_by_key(app: &TestApp) {
 
     let query = "query($filter: NeedFilter) { needs(filter: $filter) { totalCount edges { node { pcode intersectoral peopleInNeed { total } } } } }";
     let run = |filter: serde_json::Value| async move {
-        app.data(query, json!({ "filter": filter })).await
+        app.data_as(&app.admin, query, json!({ "filter": filter }))
+            .await
     };
     assert_eq!(run(json!({})).await["needs"]["totalCount"], 3);
     assert_eq!(
@@ -73,7 +74,7 @@ async fn states_needs_and_replaces_them_by_key(app: &TestApp) {
     );
 
     let bad = app
-        .gql(
+        .gql_as(&app.admin,
             UPSERT,
             json!({ "input": { "pcode": "ET0201", "sector": "FSC", "periodStart": "2025-01-01", "periodEnd": "2024-12-31", "peopleInNeed": -1, "severity": 7 } }),
         )
@@ -84,7 +85,7 @@ async fn states_needs_and_replaces_them_by_key(app: &TestApp) {
         vec!["periodEnd", "peopleInNeed", "severity"]
     );
     let unknown = app
-        .gql(
+        .gql_as(&app.admin,
             UPSERT,
             json!({ "input": { "pcode": "ET0999", "periodStart": "2025-01-01", "periodEnd": "2025-12-31", "peopleInNeed": 1 } }),
         )
@@ -101,20 +102,20 @@ async fn reports_progress_per_period(app: &TestApp) {
         json!({ "input": { "interventionId": intervention["id"], "periodStart": "2025-01-01", "periodEnd": "2025-01-31",
                 "reached": { "total": total, "bands": [{ "sex": "FEMALE", "people": total / 2 }] }, "note": "January" } })
     };
-    let first = app.data(report, input(1200)).await;
-    let again = app.data(report, input(1300)).await;
+    let first = app.data_as(&app.admin, report, input(1200)).await;
+    let again = app.data_as(&app.admin, report, input(1300)).await;
     assert_eq!(
         first["reportProgress"]["progressReport"]["id"],
         again["reportProgress"]["progressReport"]["id"],
         "a period is reported once; a new report replaces it"
     );
-    app.data(
+    app.data_as(&app.admin,
         report,
         json!({ "input": { "interventionId": intervention["id"], "periodStart": "2025-02-01", "periodEnd": "2025-02-28", "reached": { "total": 900 } } }),
     )
     .await;
     let read = app
-        .data(
+        .data_as(&app.admin,
             "query($id: ID!) { intervention(id: $id) { target { total } progress { periodStart reached { total } } } }",
             json!({ "id": intervention["id"] }),
         )
@@ -127,11 +128,11 @@ async fn reports_progress_per_period(app: &TestApp) {
         "targets are never reports of reach"
     );
 
-    let bad = app.gql(report, input(-5)).await;
+    let bad = app.gql_as(&app.admin, report, input(-5)).await;
     assert_eq!(error_code(&bad), "VALIDATION");
     assert!(error_fields(&bad).contains(&"reached.total".to_owned()));
     let missing = app
-        .gql(
+        .gql_as(&app.admin,
             report,
             json!({ "input": { "interventionId": "9999", "periodStart": "2025-01-01", "periodEnd": "2025-01-31", "reached": { "total": 1 } } }),
         )

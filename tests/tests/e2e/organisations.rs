@@ -11,7 +11,7 @@ async fn registers_and_lists_organisations(app: &TestApp) {
     )
     .await;
     let data = app
-        .data(
+        .data_as(&app.admin,
             "query($id: ID!) { organisation(id: $id) { id name iatiIdentifier organisationType organisationTypeName level country } }",
             json!({ "id": id }),
         )
@@ -26,7 +26,7 @@ async fn registers_and_lists_organisations(app: &TestApp) {
         create_organisation(app, &format!("Local partner {n}"), None).await;
     }
     let page = app
-        .data(
+        .data_as(&app.admin,
             "{ organisations(first: 2) { totalCount pageInfo { hasNextPage endCursor } edges { node { name } } } }",
             json!({}),
         )
@@ -38,7 +38,7 @@ async fn registers_and_lists_organisations(app: &TestApp) {
         .unwrap()
         .to_owned();
     let rest = app
-        .data(
+        .data_as(&app.admin,
             "query($after: String) { organisations(first: 10, after: $after) { pageInfo { hasNextPage } edges { node { name } } } }",
             json!({ "after": cursor }),
         )
@@ -60,7 +60,7 @@ async fn refuses_bad_and_duplicate_organisations(app: &TestApp) {
     create_organisation(app, "UNICEF", Some("XM-DAC-41122")).await;
     let mutation = "mutation($input: CreateOrganisationInput!) { createOrganisation(input: $input) { organisation { id } } }";
     let duplicate = app
-        .gql(
+        .gql_as(&app.admin,
             mutation,
             json!({ "input": { "name": "UNICEF again", "iatiIdentifier": "XM-DAC-41122", "organisationType": "40", "level": "INTERNATIONAL" } }),
         )
@@ -68,7 +68,7 @@ async fn refuses_bad_and_duplicate_organisations(app: &TestApp) {
     assert_eq!(error_code(&duplicate), "CONFLICT");
 
     let invalid = app
-        .gql(
+        .gql_as(&app.admin,
             mutation,
             json!({ "input": { "name": " ", "iatiIdentifier": "has spaces", "organisationType": "99", "level": "LOCAL", "country": "ZZ" } }),
         )
@@ -81,7 +81,7 @@ async fn refuses_bad_and_duplicate_organisations(app: &TestApp) {
     assert!(invalid["data"].is_null() || invalid["data"]["createOrganisation"].is_null());
 
     let count = app
-        .data("{ organisations { totalCount } }", json!({}))
+        .data_as(&app.admin, "{ organisations { totalCount } }", json!({}))
         .await;
     assert_eq!(
         count["organisations"]["totalCount"], 1,
@@ -89,11 +89,19 @@ async fn refuses_bad_and_duplicate_organisations(app: &TestApp) {
     );
 
     let bad_id = app
-        .gql("{ organisation(id: \"abc\") { id } }", json!({}))
+        .gql_as(
+            &app.admin,
+            "{ organisation(id: \"abc\") { id } }",
+            json!({}),
+        )
         .await;
     assert_eq!(error_code(&bad_id), "VALIDATION");
     let missing = app
-        .data("{ organisation(id: \"999\") { id } }", json!({}))
+        .data_as(
+            &app.admin,
+            "{ organisation(id: \"999\") { id } }",
+            json!({}),
+        )
         .await;
     assert!(missing["organisation"].is_null());
 }

@@ -25,7 +25,7 @@ pub async fn seed_areas(app: &TestApp) {
 
 pub async fn create_organisation(app: &TestApp, name: &str, iati: Option<&str>) -> String {
     let data = app
-        .data(
+        .data_as(&app.admin,
             "mutation($input: CreateOrganisationInput!) { createOrganisation(input: $input) { organisation { id } } }",
             json!({ "input": {
                 "name": name,
@@ -92,7 +92,7 @@ pub fn water_input(org: &str, external_id: &str) -> Value {
 
 pub async fn create_intervention(app: &TestApp, input: Value) -> Value {
     let data = app
-        .data(&create_mutation(), json!({ "input": input }))
+        .data_as(&app.admin, &create_mutation(), json!({ "input": input }))
         .await;
     data["createIntervention"]["intervention"].clone()
 }

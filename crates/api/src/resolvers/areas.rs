@@ -2,6 +2,7 @@ use async_graphql::{Context, InputObject, Object};
 use concord_domain::area::{AdminLevel, Pcode};
 use concord_store::AreaFilter as StoreFilter;
 
+use crate::access::read_scope;
 use crate::error::{ApiError, ApiResult};
 use crate::paging::page_request;
 use crate::types::{Area, store};
@@ -51,6 +52,7 @@ impl AreaQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<crate::types::AreaConnection> {
+        read_scope(ctx)?;
         let filter = filter.unwrap_or_default().into_store()?;
         let has_after = after.is_some();
         let page = store(ctx)
@@ -61,6 +63,7 @@ impl AreaQuery {
 
     /// An area by its P-code.
     async fn area(&self, ctx: &Context<'_>, pcode: String) -> ApiResult<Option<Area>> {
+        read_scope(ctx)?;
         let pcode = Pcode::parse(&pcode).map_err(|e| ApiError::invalid("pcode", &e.message))?;
         Ok(store(ctx).area(&pcode).await?.map(Area))
     }

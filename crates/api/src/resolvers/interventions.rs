@@ -7,7 +7,7 @@ use concord_domain::values;
 use concord_store::InterventionFilter as StoreFilter;
 
 use super::area_path;
-use crate::access::readable;
+use crate::access::{self, read_scope};
 use crate::enums::ActivityStatus;
 use crate::error::{ApiError, ApiResult};
 use crate::inputs::InterventionInput;
@@ -53,7 +53,7 @@ impl InterventionFilter {
             return Err(ApiError::invalid("filter.activeTo", "is before activeFrom"));
         }
         Ok(StoreFilter {
-            visible: readable(ctx),
+            scope: read_scope(ctx)?,
             organisation: self
                 .organisation_id
                 .map(|id| parse_id("filter.organisationId", &id).map(OrganisationId))
@@ -87,6 +87,7 @@ impl InterventionQuery {
         let page = store(ctx)
             .interventions(&filter, page_request(first, after)?)
             .await?;
+        record_restricted_reads(ctx, &page.items).await?;
         crate::loaders::prime_for_interventions(ctx, &page.items).await?;
         let mut connection = Connection::with_additional_fields(
             has_after,
@@ -103,11 +104,32 @@ impl InterventionQuery {
 
     async fn intervention(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Intervention>> {
         let id = InterventionId(parse_id("id", &id)?);
-        Ok(store(ctx)
-            .intervention(id, &readable(ctx))
-            .await?
-            .map(Intervention))
+        let found = store(ctx).intervention(id, &read_scope(ctx)?).await?;
+        if let Some(found) = &found {
+            record_restricted_reads(ctx, std::slice::from_ref(found)).await?;
+        }
+        Ok(found.map(Intervention))
     }
+}
+
+/// RESTRICTED records read by someone outside their reporting organisation (a coordinator,
+/// an administrator) leave a trace in the audit trail.
+async fn record_restricted_reads(
+    ctx: &Context<'_>,
+    read: &[concord_domain::intervention::Intervention],
+) -> ApiResult<()> {
+    let own = access::principal(ctx).organisations();
+    let outside: Vec<i64> = read
+        .iter()
+        .filter(|i| {
+            i.record.visibility == values::Visibility::Restricted
+                && !own.contains(&i.record.reporting_organisation)
+        })
+        .map(|i| i.id.0)
+        .collect();
+    Ok(store(ctx)
+        .record_restricted_reads(access::actor(ctx), &outside)
+        .await?)
 }
 
 #[derive(SimpleObject)]
@@ -131,8 +153,12 @@ impl InterventionMutation {
         ctx: &Context<'_>,
         input: InterventionInput,
     ) -> ApiResult<InterventionPayload> {
+        access::signed_in(ctx)?;
         let record = NewIntervention::parse(&input.into_domain()?)?;
-        let stored = store(ctx).create_intervention(&record).await?;
+        access::require(ctx, |p| p.may_write_for(record.reporting_organisation))?;
+        let stored = store(ctx)
+            .create_intervention(&record, access::actor(ctx))
+            .await?;
         Ok(InterventionPayload {
             intervention: Intervention(stored),
         })
@@ -147,10 +173,12 @@ impl InterventionMutation {
         expected_version: i64,
         input: InterventionInput,
     ) -> ApiResult<InterventionPayload> {
+        access::signed_in(ctx)?;
         let id = InterventionId(parse_id("id", &id)?);
         let record = NewIntervention::parse(&input.into_domain()?)?;
+        let writer = access::signed_in(ctx)?;
         let stored = store(ctx)
-            .update_intervention(id, expected_version, &readable(ctx), &record)
+            .update_intervention(id, expected_version, writer, &record, access::actor(ctx))
             .await?;
         Ok(InterventionPayload {
             intervention: Intervention(stored),
@@ -164,9 +192,11 @@ impl InterventionMutation {
         id: ID,
         expected_version: i64,
     ) -> ApiResult<DeleteInterventionPayload> {
+        access::signed_in(ctx)?;
         let parsed = InterventionId(parse_id("id", &id)?);
+        let writer = access::signed_in(ctx)?;
         store(ctx)
-            .delete_intervention(parsed, expected_version, &readable(ctx))
+            .delete_intervention(parsed, expected_version, writer, access::actor(ctx))
             .await?;
         Ok(DeleteInterventionPayload { deleted_id: id })
     }

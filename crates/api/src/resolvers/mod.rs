@@ -1,6 +1,7 @@
 //! Resolvers, one module per aggregate, joined into the root types.
 
 mod areas;
+mod identity;
 mod interventions;
 mod needs;
 mod organisations;
@@ -19,6 +20,7 @@ pub struct Query(
     sectors::SectorQuery,
     interventions::InterventionQuery,
     needs::NeedQuery,
+    identity::IdentityQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -26,6 +28,7 @@ pub struct Mutation(
     organisations::OrganisationMutation,
     interventions::InterventionMutation,
     needs::NeedMutation,
+    identity::IdentityMutation,
 );
 
 /// Resolves a P-code a client filters by to its place in the hierarchy. An unknown P-code

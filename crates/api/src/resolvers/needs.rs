@@ -5,7 +5,7 @@ use concord_domain::reference;
 use concord_store::NeedFilter as StoreFilter;
 
 use super::area_path;
-use crate::access::readable;
+use crate::access::{self, read_scope};
 use crate::error::{ApiError, ApiResult};
 use crate::inputs::{NeedInput, ReportProgressInput};
 use crate::paging::{IdCursor, page_request};
@@ -26,6 +26,7 @@ pub struct NeedFilter {
 
 impl NeedFilter {
     async fn into_store(self, ctx: &Context<'_>) -> ApiResult<StoreFilter> {
+        read_scope(ctx)?;
         let sector_keys = match self.sector.as_deref().map(str::trim) {
             Some(s) if s.eq_ignore_ascii_case("intersectoral") => {
                 Some(vec![NeedSector::Intersectoral.key()])
@@ -114,9 +115,18 @@ impl NeedMutation {
         ctx: &Context<'_>,
         input: NeedInput,
     ) -> ApiResult<UpsertNeedPayload> {
+        access::signed_in(ctx)?;
         let need = NewNeed::parse(&input.into())?;
+        let area = store(ctx).area(&need.pcode).await?.ok_or_else(|| {
+            ApiError::invalid("pcode", &format!("no area has the P-code {}", need.pcode))
+        })?;
+        let sector = match &need.sector {
+            NeedSector::Intersectoral => None,
+            NeedSector::Sector { vocabulary, code } => Some((*vocabulary, code.clone())),
+        };
+        access::require(ctx, |p| p.may_state_need(&area.path, sector.as_ref()))?;
         Ok(UpsertNeedPayload {
-            need: Need(store(ctx).upsert_need(&need).await?),
+            need: Need(store(ctx).upsert_need(&need, access::actor(ctx)).await?),
         })
     }
 
@@ -127,11 +137,14 @@ impl NeedMutation {
         ctx: &Context<'_>,
         input: ReportProgressInput,
     ) -> ApiResult<ReportProgressPayload> {
+        access::signed_in(ctx)?;
         let report = NewProgressReport::parse(&input.into_domain()?)?;
+        let writer = access::signed_in(ctx)?;
+        let saved = store(ctx)
+            .report_progress(&report, writer, access::actor(ctx))
+            .await?;
         Ok(ReportProgressPayload {
-            progress_report: ProgressReport(
-                store(ctx).report_progress(&report, &readable(ctx)).await?,
-            ),
+            progress_report: ProgressReport(saved),
         })
     }
 }

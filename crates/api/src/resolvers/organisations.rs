@@ -2,6 +2,7 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ID, Object, SimpleObject};
 use concord_domain::organisation::{NewOrganisation, OrganisationId};
 
+use crate::access::{self, read_scope};
 use crate::error::ApiResult;
 use crate::inputs::CreateOrganisationInput;
 use crate::paging::{IdCursor, page_request};
@@ -33,6 +34,7 @@ impl OrganisationQuery {
     }
 
     async fn organisation(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Organisation>> {
+        read_scope(ctx)?;
         let id = OrganisationId(parse_id("id", &id)?);
         Ok(store(ctx).organisation(id).await?.map(Organisation))
     }
@@ -48,14 +50,18 @@ pub struct OrganisationMutation;
 
 #[Object]
 impl OrganisationMutation {
-    /// Registers an organisation. An IATI identifier already registered is a CONFLICT.
+    /// Registers an organisation (administrators and coordinators). An IATI identifier
+    /// already registered is a CONFLICT.
     async fn create_organisation(
         &self,
         ctx: &Context<'_>,
         input: CreateOrganisationInput,
     ) -> ApiResult<CreateOrganisationPayload> {
+        access::require(ctx, |p| p.may_register_organisations())?;
         let org = NewOrganisation::parse(&input.into())?;
-        let organisation = store(ctx).create_organisation(&org).await?;
+        let organisation = store(ctx)
+            .create_organisation(&org, access::actor(ctx))
+            .await?;
         Ok(CreateOrganisationPayload {
             organisation: Organisation(organisation),
         })

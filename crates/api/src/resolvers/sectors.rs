@@ -2,6 +2,7 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Object};
 use concord_domain::reference;
 
+use crate::access::read_scope;
 use crate::enums::SectorVocabulary;
 use crate::error::ApiResult;
 use crate::paging::{IdCursor, page_request};
@@ -16,11 +17,12 @@ impl SectorQuery {
     /// with the human security dimensions and freedoms it serves.
     async fn sectors(
         &self,
-        _ctx: &Context<'_>,
+        ctx: &Context<'_>,
         vocabulary: Option<SectorVocabulary>,
         first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<Connection<IdCursor, Sector, SectorCount>> {
+        read_scope(ctx)?;
         let page = page_request(first, after)?;
         let all: Vec<(usize, &'static reference::Sector)> = reference::sectors()
             .iter()

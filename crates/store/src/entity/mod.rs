@@ -1,7 +1,12 @@
 //! sea-orm entities, one per table. Written by hand to match the migrations (never generated
 //! from live tables); they are storage rows, not domain types.
 
+pub mod api_key;
+pub mod app_user;
 pub mod area;
+pub mod audit_event;
+pub mod coordinator_area;
+pub mod coordinator_sector;
 pub mod intervention;
 pub mod intervention_location;
 pub mod intervention_participant;
@@ -9,3 +14,5 @@ pub mod intervention_sector;
 pub mod need;
 pub mod organisation;
 pub mod progress_report;
+pub mod refresh_token;
+pub mod user_organisation;

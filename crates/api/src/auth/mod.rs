@@ -1,0 +1,196 @@
+//! Authentication: who is calling. Access tokens (JWTs) and rotating refresh tokens for
+//! people, API keys for machine clients, and tokens of an external OIDC issuer when
+//! configured. Authorization is `crate::access`.
+
+pub mod passwords;
+pub mod tokens;
+
+pub use jsonwebtoken::Algorithm;
+
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use chrono::{Duration, Utc};
+use concord_domain::access::{Principal, Role};
+use concord_store::{Actor, RefreshRefusal, Store};
+
+use crate::access::Caller;
+use crate::error::{ApiError, ApiResult};
+use tokens::{TokenService, TokenSubject, hash_token, random_token};
+
+/// API keys start with this, so one header can carry either a key or a JWT.
+pub const API_KEY_PREFIX: &str = "ck_";
+const REFRESH_PREFIX: &str = "crt_";
+/// How long a refresh token lives unless used (and so rotated) before.
+pub const REFRESH_TTL_DAYS: i64 = 30;
+
+/// Turns request headers into a caller, once per request.
+#[derive(Clone)]
+pub struct Authenticator {
+    pub tokens: Arc<TokenService>,
+    pub store: Store,
+    pub public_read: bool,
+}
+
+/// A signed-in session: a short-lived access token and the refresh token that renews it.
+#[derive(Clone, Debug, async_graphql::SimpleObject)]
+pub struct Session {
+    pub access_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    pub token_type: String,
+    /// Use once with `refreshSession`; it is replaced on every use.
+    pub refresh_token: String,
+}
+
+impl Authenticator {
+    /// No credentials make an anonymous caller; bad credentials are refused outright, so a
+    /// client with an expired token learns it instead of silently seeing less.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> ApiResult<Caller> {
+        let client = headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(200).collect::<String>());
+        let bearer = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim);
+        let api_key = headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim);
+        let credential = match (bearer, api_key) {
+            (Some(_), Some(_)) => return Err(ApiError::Unauthenticated),
+            (Some(c), None) | (None, Some(c)) => c,
+            (None, None) => {
+                let mut caller = Caller::anonymous(self.public_read);
+                caller.actor.client = client;
+                return Ok(caller);
+            }
+        };
+        let mut caller = if credential.starts_with(API_KEY_PREFIX) {
+            self.api_key_caller(credential).await?
+        } else {
+            self.token_caller(credential).await?
+        };
+        caller.actor.client = client;
+        Ok(caller)
+    }
+
+    async fn api_key_caller(&self, key: &str) -> ApiResult<Caller> {
+        let key = self
+            .store
+            .use_api_key(&hash_token(key))
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        Ok(Caller {
+            principal: Principal::ApiKey {
+                id: key.id,
+                organisation: key.organisation,
+                scope: key.scope,
+            },
+            actor: Actor {
+                api_key: Some(key.id),
+                label: format!("api key {} ({})", key.name, key.prefix),
+                ..Default::default()
+            },
+            public_read: self.public_read,
+        })
+    }
+
+    async fn token_caller(&self, token: &str) -> ApiResult<Caller> {
+        let subject = self.tokens.verify(token).map_err(|e| {
+            tracing::debug!(error = %e, "token refused");
+            ApiError::Unauthenticated
+        })?;
+        let (user_id, external_role) = match subject {
+            TokenSubject::User { user_id } => (concord_domain::access::UserId(user_id), None),
+            // People of an external issuer must be known here: their organisations and
+            // scope live in Concord, only their role comes from the issuer's mapping.
+            TokenSubject::External { email, role } => (
+                self.store
+                    .user_id_by_email(&email)
+                    .await?
+                    .ok_or(ApiError::Unauthenticated)?,
+                role.and_then(|r| Role::from_code(&r)),
+            ),
+        };
+        let mut principal = self
+            .store
+            .principal_for_user(user_id)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        if let (Some(mapped), Principal::User { role, .. }) = (external_role, &mut principal) {
+            *role = mapped;
+        }
+        let label = self
+            .store
+            .user(user_id)
+            .await?
+            .map(|u| u.email)
+            .unwrap_or_default();
+        Ok(Caller {
+            principal,
+            actor: Actor {
+                user: Some(user_id),
+                label,
+                ..Default::default()
+            },
+            public_read: self.public_read,
+        })
+    }
+
+    /// Starts a session for a user who proved who they are.
+    pub async fn start_session(&self, user: concord_domain::access::UserId) -> ApiResult<Session> {
+        let family = random_token("fam_");
+        let refresh = random_token(REFRESH_PREFIX);
+        self.store
+            .store_refresh_token(
+                user,
+                &family,
+                &hash_token(&refresh),
+                Utc::now() + Duration::days(REFRESH_TTL_DAYS),
+            )
+            .await?;
+        self.session(user, refresh)
+    }
+
+    /// Rotates a refresh token: the old one is spent, a new one takes its place. Presenting
+    /// a spent token again revokes every token of its session.
+    pub async fn refresh(&self, refresh_token: &str) -> ApiResult<Session> {
+        let next = random_token(REFRESH_PREFIX);
+        match self
+            .store
+            .rotate_refresh_token(
+                &hash_token(refresh_token),
+                &hash_token(&next),
+                Utc::now() + Duration::days(REFRESH_TTL_DAYS),
+            )
+            .await?
+        {
+            Ok(user) => self.session(user, next),
+            Err(RefreshRefusal::Invalid | RefreshRefusal::Reused) => Err(ApiError::Unauthenticated),
+        }
+    }
+
+    fn session(
+        &self,
+        user: concord_domain::access::UserId,
+        refresh_token: String,
+    ) -> ApiResult<Session> {
+        let (access_token, expires_in) = self
+            .tokens
+            .issue_access_token(user.0)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        Ok(Session {
+            access_token,
+            expires_in,
+            token_type: "Bearer".to_owned(),
+            refresh_token,
+        })
+    }
+}

@@ -1,0 +1,1844 @@
+//! The overlap engine: finds duplicated effort, i.e. two interventions doing the same kind of
+//! work for the same people in the same place at the same time.
+//!
+//! # The rule
+//!
+//! Two interventions **overlap** when all of the following hold:
+//!
+//! 1. **They share a sector**, at one of two levels:
+//!    - *same code* (`SAME_CODE`): both carry the same DAC 5-digit code;
+//!    - *same cluster* (`SAME_CLUSTER`): they meet through the crosswalk. A DAC code (5 or
+//!      3 digit) stands for the clusters listed in its `clusters`, and a cluster for itself,
+//!      so a DAC code matches its cluster(s) and two DAC codes under one cluster match. A
+//!      cluster also covers its areas of responsibility (Protection covers GBV), but two
+//!      different AoRs do not match each other (child protection is not GBV). A DAC
+//!      3-digit category matches itself and the DAC 5-digit codes in it (`140` covers
+//!      `14040`), but two 5-digit siblings do not match through their category alone
+//!      (`15110` public administration is not `15150` democratic participation); they
+//!      match only through a shared cluster. Unknown codes match only the same literal code.
+//! 2. **They meet in space**: some location of one is the same area as, or an ancestor or
+//!    descendant of, some location of the other in the P-code hierarchy (`AreaPath`
+//!    prefix). Different countries never meet.
+//! 3. **They meet in time**: their effective periods (actual dates where known, else
+//!    planned; an open end is ongoing; ends are inclusive) share at least one day.
+//! 4. **Different reporting organisations.**
+//!
+//! Closed (4) and cancelled (5) interventions overlap nothing: they deliver nothing any more.
+//! Records that are links of one chain never form a finding: a funder's record and its
+//! implementer's record of the same activity are the same work reported twice, not
+//! duplicated effort. Two records are linked when one lists, among the activity ids it
+//! references (`linked_ids`: participating-org activity ids, IATI `related-activity`,
+//! `provider-activity-id`), an identifier the other goes by (`own_ids`); comparison ignores
+//! ASCII case and surrounding space. The test is pairwise: two implementers citing the same
+//! grant are not linked to each other (they may well duplicate each other), and a chain of
+//! three (funder, implementer, sub-implementer) is excluded end to end only when the
+//! caller puts the whole chain's ids in `linked_ids`.
+//!
+//! Conditions 1 to 3 with the **same** reporting organisation give the separate finding
+//! `PROBABLE_DUPLICATE_RECORD` when the two records are also near-identical: their titles'
+//! token sets (lower-cased runs of letters and digits) have a Jaccard index of at least 0.8
+//! (equal normalised titles have 1), or they have the same dates and the same set of
+//! locations. The same organisation running two different projects in one place is normal
+//! and gives nothing.
+//!
+//! # The score
+//!
+//! Each finding carries a score in `0..=1` and the reasons behind it. Where a pair meets in
+//! several ways, the reasons are the most specific: the first shared sector in the order
+//! same code, then cluster, then DAC category (ties by code), and the meeting pair of
+//! locations with the fewest levels apart, then the deepest, then by path.
+//!
+//! ```text
+//! S = 1.0 for the same DAC code, 0.7 for the same cluster           sector specificity
+//! P = 0.75 ^ levels_apart   (same area: 1; a country over a district two levels down: 0.5625)
+//! T = overlap days / days of the shorter period                     time share, in (0, 1]
+//! G = 1.0 if they share a population group, 0.5 if both name groups and none is shared,
+//!     0.8 if either names none                                      ("all" shares with any group)
+//! base  = S * P * (0.25 + 0.75 * T) * G
+//! R     = (target_a * f_a + target_b * f_b) / people_in_need        targets over need
+//! boost = clamp(R - 0.5, 0, 1)        (0 up to half the need, 0.5 at the need, 1 from 1.5x)
+//! score = base + (1 - base) * boost * T
+//! ```
+//!
+//! Why this shape: the first four factors are multiplied because each independently makes
+//! duplication less likely, and a barely touching period (a handover) should count for little
+//! but not nothing, hence `0.25 + 0.75 * T`. Targets that add up to more than the people in
+//! need are the strongest signal that two actors count the same people, so the boost can
+//! lift any pair towards 1; it is weighted by `T` because over-targeting only duplicates while
+//! both run.
+//!
+//! - **Open ends.** An open end is counted, for `T` only, as running until the later of the
+//!   other period's known end and 365 days (one planning cycle) after the later of the two
+//!   starts. So two ongoing activities overlap fully (`T = 1`), and an ongoing activity meeting
+//!   a dated one covers it for as long as the dated one runs. Whether they meet at all
+//!   (condition 3) uses the true open end.
+//! - **Need.** `R` is computed only when both targets are known and the lookup knows the
+//!   people in need for the *enclosing* area of the meeting pair (the shallower of the two,
+//!   which holds all the people both are counted against) and the shared sector; for a DAC
+//!   code with no figure the clusters it maps to are tried in turn, since needs are usually
+//!   stated per cluster. A target is the total over all of a record's locations, so it is
+//!   apportioned evenly: `f` is the share of the record's distinct locations that meet the
+//!   enclosing area. A stated need of zero counts as one person, so `R` stays finite.
+//!
+//! # Full recomputation: a sort-and-sweep in `O(n log n + k)`
+//!
+//! [`sweep`] never looks at all pairs. Each live record is expanded into *sector keys*: the
+//! DAC 5-digit code it carries, the clusters it maps to, and the DAC category of its 5-digit
+//! codes. A key is *general* for the records that carry it in full and *specific* for those
+//! that only fall under it (an AoR under its cluster, a 5-digit code under its category);
+//! two records share a sector exactly when they share a key on which they are not both
+//! specific. Records are sorted once by start date and dealt into one bucket per key, so each
+//! bucket comes out sorted. Within a bucket, every area that is a location of a member
+//! becomes a *node*, and each member is listed at every node that is its location (as *own*)
+//! or an ancestor of its location (as *descendant*), still in start order. Two records meet
+//! in space exactly when one is own at a node and the other is listed there too, so each node
+//! is swept alone: walking its list in start order with active sets of the records not yet
+//! ended, a record pairs with the active records it may pair with (own with everyone, a
+//! descendant only with own records, specific only with general) and nothing else.
+//!
+//! Cost: the sort is `O(n log n)`. Dealing into buckets and nodes is `O(n * s * l * d)` for
+//! `s` keys, `l` locations and `d` hierarchy depth per record, all small constants (a
+//! record has a few sectors and places; COD hierarchies stop at admin 5). In a node's sweep
+//! every active record visited either ends before the current start (and is dropped then,
+//! once) or intersects it in time; since the lists only hold records sharing the sector key
+//! and meeting in space, every visit is a pair meeting on sector, space and time. So the
+//! sweep costs `O(n * s * l * d + k)`, where `k` is the number of such pairs, and `k` is
+//! only larger than the number of findings by the same-organisation and chained pairs that
+//! are then rejected. A pair sharing several keys or meeting at several nodes is visited at
+//! each, but the full evaluation runs only at its canonical (first) key and node, so each
+//! finding is built once and there is nothing to de-duplicate. Regional records are not
+//! compared with every district: a country-level record meets a district one only at the
+//! country node, and only while both run.
+//!
+//! [`check_one`] is the incremental form: the store fetches the candidates of one written
+//! record with indexed lookups (sector keys, area ancestors and subtree, dates) and the
+//! engine evaluates that short list pair by pair with the same rule.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use chrono::Datelike;
+use serde::{Deserialize, Serialize};
+
+use crate::area::AreaPath;
+use crate::intervention::InterventionId;
+use crate::organisation::OrganisationId;
+use crate::reference::{self, SectorVocabulary};
+use crate::values::{ActivityStatus, Period, PopulationGroup};
+
+/// For the time share only: how long an open-ended activity is assumed to run past the
+/// moment two activities meet (one humanitarian planning cycle).
+pub const OPEN_END_HORIZON_DAYS: i64 = 365;
+
+/// Sector specificity: a shared cluster is weaker evidence than a shared DAC code.
+const SAME_CLUSTER_WEIGHT: f64 = 0.7;
+/// Spatial specificity, per level of nesting between the meeting areas.
+const NESTING_DECAY: f64 = 0.75;
+/// Minimum Jaccard index of title tokens for two records of one organisation to be the same.
+const TITLE_JACCARD: (usize, usize) = (4, 5);
+
+/// What the engine needs to know about an intervention: plain data the store assembles, so
+/// the rule can be tested here without a database.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OverlapCandidate {
+    pub id: InterventionId,
+    /// The reporting organisation.
+    pub organisation: OrganisationId,
+    pub status: ActivityStatus,
+    /// The effective period (see `NewIntervention::effective_period`).
+    pub period: Period,
+    pub sectors: Vec<(SectorVocabulary, String)>,
+    #[serde(with = "area_paths_serde")]
+    pub locations: Vec<AreaPath>,
+    pub groups: Vec<PopulationGroup>,
+    /// Total people targeted, over all locations.
+    pub target: Option<u64>,
+    pub title: String,
+    /// Identifiers this record goes by (its external id, its IATI identifier).
+    pub own_ids: Vec<String>,
+    /// Activity ids it references: participants' activity ids, related activities,
+    /// provider activity ids.
+    pub linked_ids: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FindingKind {
+    /// Two organisations doing the same work: the duplication the registry exists to show.
+    Overlap,
+    /// One organisation's work entered twice: a data-quality problem, not duplicated aid.
+    ProbableDuplicateRecord,
+}
+
+impl FindingKind {
+    /// The stable wire code, as the issue and the API spell it.
+    pub fn code(self) -> &'static str {
+        match self {
+            FindingKind::Overlap => "OVERLAP",
+            FindingKind::ProbableDuplicateRecord => "PROBABLE_DUPLICATE_RECORD",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SectorMatch {
+    SameCode,
+    /// Through the cluster crosswalk or a DAC 3-digit category.
+    SameCluster,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SpatialMatch {
+    SameArea,
+    /// One area is an ancestor of the other, this many levels up (saturating at 255).
+    Nested {
+        levels_apart: u8,
+    },
+}
+
+/// Why two records were paired, so a coordinator can judge the finding without reopening
+/// both records.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reasons {
+    pub sector: SectorMatch,
+    /// The key they share: a DAC 5-digit code, a cluster id, or a DAC 3-digit category.
+    pub sector_code: (SectorVocabulary, String),
+    pub spatial: SpatialMatch,
+    /// The deeper of the meeting pair of areas: where the two are both at work.
+    #[serde(with = "area_path_serde")]
+    pub shared_area: AreaPath,
+    /// Overlap days over the shorter duration, open ends capped (see the module doc).
+    pub time_share: f64,
+    pub shared_groups: Vec<PopulationGroup>,
+    /// Combined (apportioned) targets over people in need, when both are known.
+    pub targets_over_need: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// The smaller id, so a pair has one spelling.
+    pub a: InterventionId,
+    pub b: InterventionId,
+    pub kind: FindingKind,
+    pub score: f64,
+    pub reasons: Reasons,
+}
+
+/// People in need by area and sector, from whatever holds the needs (the store, a test).
+pub trait NeedLookup {
+    fn people_in_need(&self, area: &AreaPath, sector: &(SectorVocabulary, String)) -> Option<u64>;
+}
+
+/// For callers without needs data: the score then rests on the other factors alone.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NoNeeds;
+
+impl NeedLookup for NoNeeds {
+    fn people_in_need(&self, _: &AreaPath, _: &(SectorVocabulary, String)) -> Option<u64> {
+        None
+    }
+}
+
+/// The rule for one pair; `None` when they neither overlap nor duplicate each other.
+/// Symmetric: the finding is the same whichever way round the pair is given.
+pub fn evaluate_pair(
+    a: &OverlapCandidate,
+    b: &OverlapCandidate,
+    needs: &dyn NeedLookup,
+) -> Option<Finding> {
+    Index::build(vec![a, b]).evaluate(0, 1, needs, None)
+}
+
+/// Every finding among `candidates`, sorted by `(a, b)`; the same findings as
+/// [`evaluate_pair`] over all pairs, in `O(n log n + k)` (see the module doc).
+/// Ids are expected to be unique: two entries with one id are one record and never pair.
+pub fn sweep(candidates: &[OverlapCandidate], needs: &dyn NeedLookup) -> Vec<Finding> {
+    Index::build(candidates.iter().collect()).sweep(needs)
+}
+
+/// The findings between one written record and its pre-fetched candidates, sorted by
+/// `(a, b)`. A candidate with the written record's own id (its stored previous version) is
+/// skipped. Fetching more candidates than necessary only costs time: the rule decides.
+pub fn check_one(
+    written: &OverlapCandidate,
+    candidates: &[OverlapCandidate],
+    needs: &dyn NeedLookup,
+) -> Vec<Finding> {
+    let index = Index::build(std::iter::once(written).chain(candidates).collect());
+    let mut findings: Vec<Finding> = (1..index.cands.len())
+        .filter_map(|j| index.evaluate(0, j, needs, None))
+        .collect();
+    findings.sort_by_key(|f| (f.a, f.b));
+    findings.dedup_by_key(|f| (f.a, f.b));
+    findings
+}
+
+// ---------------------------------------------------------------------------------------
+// Preparation: records turned into integers once, so the sweep compares numbers, not text
+// ---------------------------------------------------------------------------------------
+
+/// FxHash-style: the keys are short codes and paths from our own store, and SipHash's
+/// protection against crafted keys would cost more than the rest of the preparation.
+#[derive(Clone, Copy, Default)]
+struct FastHasher(u64);
+
+impl FastHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+/// Whether a record carries a sector key in full or only falls under it; see the module doc.
+/// `General` sorts first so that de-duplicating a record's keys keeps the stronger side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Side {
+    General,
+    Specific,
+}
+
+type SectorKey = (SectorVocabulary, String);
+
+/// The keys one sector code stands for; the first is the code itself.
+fn sector_keys(vocabulary: SectorVocabulary, code: &str) -> Vec<(SectorKey, Side)> {
+    let code = code.trim();
+    let Some(sector) = reference::sector(vocabulary, code) else {
+        return vec![((vocabulary, code.to_owned()), Side::General)];
+    };
+    let mut keys = vec![((sector.vocabulary, sector.code.clone()), Side::General)];
+    match sector.vocabulary {
+        SectorVocabulary::Dac5 => {
+            if let Some(category) = &sector.category {
+                keys.push(((SectorVocabulary::Dac3, category.clone()), Side::Specific));
+            }
+            for cluster in &sector.clusters {
+                cluster_keys(cluster, &mut keys);
+            }
+        }
+        SectorVocabulary::Dac3 => {
+            for cluster in &sector.clusters {
+                cluster_keys(cluster, &mut keys);
+            }
+        }
+        SectorVocabulary::Cluster => {
+            if let Some(parent) = &sector.parent_cluster {
+                keys.push(((SectorVocabulary::Cluster, parent.clone()), Side::Specific));
+            }
+        }
+    }
+    keys
+}
+
+fn cluster_keys(cluster: &str, keys: &mut Vec<(SectorKey, Side)>) {
+    keys.push((
+        (SectorVocabulary::Cluster, cluster.to_owned()),
+        Side::General,
+    ));
+    if let Some(parent) = reference::sector(SectorVocabulary::Cluster, cluster)
+        .and_then(|s| s.parent_cluster.as_ref())
+    {
+        keys.push(((SectorVocabulary::Cluster, parent.clone()), Side::Specific));
+    }
+}
+
+/// The order in which shared keys are preferred as the reason: DAC codes (the only
+/// same-code level), then clusters (where needs are stated), then DAC categories; within a
+/// vocabulary, numeric code order.
+fn key_order(key: &SectorKey) -> (u8, usize, &str) {
+    let rank = match key.0 {
+        SectorVocabulary::Dac5 => 0,
+        SectorVocabulary::Cluster => 1,
+        SectorVocabulary::Dac3 => 2,
+    };
+    (rank, key.1.len(), key.1.as_str())
+}
+
+fn day(date: chrono::NaiveDate) -> i64 {
+    i64::from(date.num_days_from_ce())
+}
+
+struct Prep {
+    live: bool,
+    start: i64,
+    /// `i64::MAX` when open, so that intersection needs no special case.
+    end: i64,
+    open: bool,
+    keys: (usize, usize),
+    locs: (usize, usize),
+}
+
+#[derive(Clone, Copy)]
+struct Loc {
+    area: u32,
+    /// Index into the record's `locations`, for the path in the reasons.
+    at: u32,
+}
+
+struct AreaInfo {
+    depth: usize,
+    /// Range in `chain_arena`: the ids of the area's ancestors, root first, then its own.
+    chain: (usize, usize),
+}
+
+/// A set of records in integer form. Key ids follow `key_order`, so comparing ids is
+/// comparing keys in the order of preference, whatever set of records was prepared.
+struct Index<'a> {
+    cands: Vec<&'a OverlapCandidate>,
+    preps: Vec<Prep>,
+    keys: Vec<SectorKey>,
+    key_arena: Vec<(u32, Side)>,
+    areas: Vec<AreaInfo>,
+    chain_arena: Vec<u32>,
+    loc_arena: Vec<Loc>,
+}
+
+impl<'a> Index<'a> {
+    fn build(cands: Vec<&'a OverlapCandidate>) -> Self {
+        // Sector keys, computed once per distinct code.
+        let mut sector_slot: FastMap<(SectorVocabulary, &'a str), usize> = FastMap::default();
+        let mut sector_raw: Vec<Vec<(SectorKey, Side)>> = Vec::new();
+        for c in cands.iter().filter(|c| c.status.is_live()) {
+            for (vocabulary, code) in &c.sectors {
+                sector_slot
+                    .entry((*vocabulary, code.trim()))
+                    .or_insert_with(|| {
+                        sector_raw.push(sector_keys(*vocabulary, code));
+                        sector_raw.len() - 1
+                    });
+            }
+        }
+        let mut keys: Vec<SectorKey> = sector_raw
+            .iter()
+            .flatten()
+            .map(|(key, _)| key.clone())
+            .collect();
+        keys.sort_by(|x, y| key_order(x).cmp(&key_order(y)));
+        keys.dedup();
+        let sector_ids: Vec<Vec<(u32, Side)>> = sector_raw
+            .iter()
+            .map(|raw| {
+                let mut ids: Vec<(u32, Side)> = raw
+                    .iter()
+                    .filter_map(|(key, side)| {
+                        keys.binary_search_by(|k| key_order(k).cmp(&key_order(key)))
+                            .ok()
+                            .map(|i| (i as u32, *side))
+                    })
+                    .collect();
+                ids.sort_unstable();
+                ids.dedup_by_key(|(id, _)| *id);
+                ids
+            })
+            .collect();
+
+        let mut index = Index {
+            preps: Vec::with_capacity(cands.len()),
+            keys,
+            key_arena: Vec::new(),
+            areas: Vec::new(),
+            chain_arena: Vec::new(),
+            loc_arena: Vec::new(),
+            cands: Vec::new(),
+        };
+        let mut area_ids: FastMap<&'a str, u32> = FastMap::default();
+        let mut merged: Vec<(u32, Side)> = Vec::new();
+        for c in &cands {
+            let live = c.status.is_live();
+            let start = day(c.period.start());
+            // A deserialized period may end before it starts; read it as a single day.
+            let end = c.period.end().map(|e| day(e).max(start));
+            let keys_from = index.key_arena.len();
+            let locs_from = index.loc_arena.len();
+            if live {
+                let slots = c
+                    .sectors
+                    .iter()
+                    .filter_map(|(v, code)| sector_slot.get(&(*v, code.trim())));
+                if c.sectors.len() == 1 {
+                    for &slot in slots {
+                        index.key_arena.extend_from_slice(&sector_ids[slot]);
+                    }
+                } else {
+                    merged.clear();
+                    for &slot in slots {
+                        merged.extend_from_slice(&sector_ids[slot]);
+                    }
+                    merged.sort_unstable();
+                    merged.dedup_by_key(|(id, _)| *id);
+                    index.key_arena.extend_from_slice(&merged);
+                }
+                for (at, path) in c.locations.iter().enumerate() {
+                    let area = index.intern_area(&mut area_ids, path.as_str());
+                    index.loc_arena.push(Loc {
+                        area,
+                        at: at as u32,
+                    });
+                }
+                index.loc_arena[locs_from..].sort_by_key(|l| (l.area, l.at));
+                let mut kept = locs_from;
+                for i in locs_from..index.loc_arena.len() {
+                    if kept == locs_from
+                        || index.loc_arena[kept - 1].area != index.loc_arena[i].area
+                    {
+                        index.loc_arena[kept] = index.loc_arena[i];
+                        kept += 1;
+                    }
+                }
+                index.loc_arena.truncate(kept);
+            }
+            index.preps.push(Prep {
+                live,
+                start,
+                end: end.unwrap_or(i64::MAX),
+                open: end.is_none(),
+                keys: (keys_from, index.key_arena.len()),
+                locs: (locs_from, index.loc_arena.len()),
+            });
+        }
+        index.cands = cands;
+        index
+    }
+
+    /// Interns a path and every ancestor prefix of it (each ending at a '/'), so ancestry is
+    /// a lookup in the descendant's chain. Equivalent to `AreaPath::is_ancestor_or_self_of`.
+    fn intern_area(&mut self, ids: &mut FastMap<&'a str, u32>, path: &'a str) -> u32 {
+        if let Some(&id) = ids.get(path) {
+            return id;
+        }
+        let mut parent: Option<u32> = None;
+        let ends = path
+            .bytes()
+            .enumerate()
+            .skip(1)
+            .filter(|(_, b)| *b == b'/')
+            .map(|(i, _)| i + 1)
+            .chain((!path.ends_with('/') || path.len() < 2).then_some(path.len()));
+        for end in ends {
+            let prefix = &path[..end];
+            let id = match ids.get(prefix) {
+                Some(&id) => id,
+                None => {
+                    let id = self.areas.len() as u32;
+                    let from = self.chain_arena.len();
+                    if let Some(p) = parent {
+                        let (s, e) = self.areas[p as usize].chain;
+                        self.chain_arena.extend_from_within(s..e);
+                    }
+                    self.chain_arena.push(id);
+                    self.areas.push(AreaInfo {
+                        depth: self.chain_arena.len() - from - 1,
+                        chain: (from, self.chain_arena.len()),
+                    });
+                    ids.insert(prefix, id);
+                    id
+                }
+            };
+            parent = Some(id);
+        }
+        // `ends` yields at least once: either a '/' after the first byte or the end.
+        parent.unwrap_or_default()
+    }
+
+    fn keys_of(&self, i: usize) -> &[(u32, Side)] {
+        let (s, e) = self.preps[i].keys;
+        &self.key_arena[s..e]
+    }
+
+    fn locs_of(&self, i: usize) -> &[Loc] {
+        let (s, e) = self.preps[i].locs;
+        &self.loc_arena[s..e]
+    }
+
+    fn chain(&self, area: u32) -> &[u32] {
+        let (s, e) = self.areas[area as usize].chain;
+        &self.chain_arena[s..e]
+    }
+
+    fn depth(&self, area: u32) -> usize {
+        self.areas[area as usize].depth
+    }
+
+    fn is_ancestor_or_self(&self, ancestor: u32, of: u32) -> bool {
+        self.chain(of).get(self.depth(ancestor)) == Some(&ancestor)
+    }
+
+    fn meets(&self, x: u32, y: u32) -> bool {
+        self.is_ancestor_or_self(x, y) || self.is_ancestor_or_self(y, x)
+    }
+
+    fn path(&self, i: usize, loc: Loc) -> &'a AreaPath {
+        // `at` indexes the record's own locations, from which the loc was built.
+        &self.cands[i].locations[loc.at as usize]
+    }
+
+    // -----------------------------------------------------------------------------------
+    // The rule for one pair
+    // -----------------------------------------------------------------------------------
+
+    /// `at`: when called from the sweep, the bucket key and node the pair was met at; the
+    /// pair is only evaluated there if that is its canonical (first) key and node, so that a
+    /// pair met several times yields one finding.
+    fn evaluate(
+        &self,
+        i: usize,
+        j: usize,
+        needs: &dyn NeedLookup,
+        at: Option<(u32, u32)>,
+    ) -> Option<Finding> {
+        let (x, y) = if self.cands[i].id <= self.cands[j].id {
+            (i, j)
+        } else {
+            (j, i)
+        };
+        let (cx, cy) = (self.cands[x], self.cands[y]);
+        let (px, py) = (&self.preps[x], &self.preps[y]);
+        if cx.id == cy.id || !px.live || !py.live || px.start > py.end || py.start > px.end {
+            return None;
+        }
+        let key = first_shared_key(self.keys_of(x), self.keys_of(y))?;
+        if at.is_some_and(|(k, _)| k != key) {
+            return None;
+        }
+        let meeting = self.meeting(x, y)?;
+        if at.is_some_and(|(_, node)| node != meeting.first_node) {
+            return None;
+        }
+        let kind = if cx.organisation == cy.organisation {
+            if !self.near_identical(x, y) {
+                return None;
+            }
+            FindingKind::ProbableDuplicateRecord
+        } else {
+            FindingKind::Overlap
+        };
+        if refers(cx, cy) || refers(cy, cx) {
+            return None;
+        }
+
+        let sector_code = self.keys[key as usize].clone();
+        let sector = if sector_code.0 == SectorVocabulary::Dac5 {
+            SectorMatch::SameCode
+        } else {
+            SectorMatch::SameCluster
+        };
+        let levels_apart = meeting.levels_apart;
+        let spatial = if levels_apart == 0 {
+            SpatialMatch::SameArea
+        } else {
+            SpatialMatch::Nested {
+                levels_apart: u8::try_from(levels_apart).unwrap_or(u8::MAX),
+            }
+        };
+        let time_share = time_share(px, py);
+        let shared_groups = shared_groups(&cx.groups, &cy.groups);
+        let group_factor = if cx.groups.is_empty() || cy.groups.is_empty() {
+            0.8
+        } else if shared_groups.is_empty() {
+            0.5
+        } else {
+            1.0
+        };
+        let targets_over_need = match (cx.target, cy.target) {
+            (Some(tx), Some(ty)) => {
+                need_for(needs, meeting.shallow_path, &sector_code).map(|pin| {
+                    let fx = self.share_within(x, meeting.shallow_area);
+                    let fy = self.share_within(y, meeting.shallow_area);
+                    (tx as f64 * fx + ty as f64 * fy) / pin.max(1) as f64
+                })
+            }
+            _ => None,
+        };
+        let score = score(
+            sector,
+            levels_apart,
+            time_share,
+            group_factor,
+            targets_over_need,
+        );
+        Some(Finding {
+            a: cx.id,
+            b: cy.id,
+            kind,
+            score,
+            reasons: Reasons {
+                sector,
+                sector_code,
+                spatial,
+                shared_area: meeting.deep_path.clone(),
+                time_share,
+                shared_groups,
+                targets_over_need,
+            },
+        })
+    }
+
+    fn meeting(&self, x: usize, y: usize) -> Option<Meeting<'a>> {
+        let mut best: Option<Meeting<'a>> = None;
+        for &lx in self.locs_of(x) {
+            for &ly in self.locs_of(y) {
+                let (dx, dy) = (self.depth(lx.area), self.depth(ly.area));
+                let ((shallow, s_rec), (deep, d_rec)) =
+                    if dx <= dy && self.is_ancestor_or_self(lx.area, ly.area) {
+                        ((lx, x), (ly, y))
+                    } else if dy < dx && self.is_ancestor_or_self(ly.area, lx.area) {
+                        ((ly, y), (lx, x))
+                    } else {
+                        continue;
+                    };
+                let candidate = Meeting {
+                    first_node: shallow.area,
+                    levels_apart: dx.abs_diff(dy),
+                    deep_depth: dx.max(dy),
+                    shallow_area: shallow.area,
+                    shallow_path: self.path(s_rec, shallow),
+                    deep_path: self.path(d_rec, deep),
+                };
+                best = Some(match best {
+                    None => candidate,
+                    Some(b) => {
+                        let first_node = b.first_node.min(candidate.first_node);
+                        let mut better = if candidate.prefer_to(&b) == Ordering::Less {
+                            candidate
+                        } else {
+                            b
+                        };
+                        better.first_node = first_node;
+                        better
+                    }
+                });
+            }
+        }
+        best
+    }
+
+    /// The share of a record's places that lie within (or contain) the enclosing area: its
+    /// target is a total over all of them, spread evenly for want of better knowledge.
+    fn share_within(&self, i: usize, enclosing: u32) -> f64 {
+        let locs = self.locs_of(i);
+        if locs.is_empty() {
+            return 0.0;
+        }
+        let within = locs
+            .iter()
+            .filter(|l| self.meets(l.area, enclosing))
+            .count();
+        within as f64 / locs.len() as f64
+    }
+
+    fn near_identical(&self, x: usize, y: usize) -> bool {
+        let (px, py) = (&self.preps[x], &self.preps[y]);
+        let same_dates = px.start == py.start && px.end == py.end;
+        let same_places = self
+            .locs_of(x)
+            .iter()
+            .map(|l| l.area)
+            .eq(self.locs_of(y).iter().map(|l| l.area));
+        (same_dates && same_places) || titles_alike(&self.cands[x].title, &self.cands[y].title)
+    }
+
+    // -----------------------------------------------------------------------------------
+    // The sweep
+    // -----------------------------------------------------------------------------------
+
+    fn sweep(&self, needs: &dyn NeedLookup) -> Vec<Finding> {
+        let mut order: Vec<u32> = (0..self.preps.len())
+            .filter(|&i| {
+                self.preps[i].live && !self.keys_of(i).is_empty() && !self.locs_of(i).is_empty()
+            })
+            .map(|i| i as u32)
+            .collect();
+        order.sort_unstable_by_key(|&i| (self.preps[i as usize].start, i));
+
+        // Deal into buckets, one per key, in start order (a counting sort by key).
+        let key_count = self.keys.len();
+        let mut offsets = vec![0usize; key_count + 1];
+        for &i in &order {
+            for &(k, _) in self.keys_of(i as usize) {
+                offsets[k as usize + 1] += 1;
+            }
+        }
+        for k in 0..key_count {
+            offsets[k + 1] += offsets[k];
+        }
+        let mut fill = offsets.clone();
+        let mut members = vec![(0u32, Side::General); offsets[key_count]];
+        let mut has_general = vec![false; key_count];
+        for &i in &order {
+            for &(k, side) in self.keys_of(i as usize) {
+                members[fill[k as usize]] = (i, side);
+                fill[k as usize] += 1;
+                has_general[k as usize] |= side == Side::General;
+            }
+        }
+
+        let mut findings = Vec::new();
+        let mut stamp = vec![u32::MAX; self.areas.len()];
+        let mut slot_of = vec![0usize; self.areas.len()];
+        let mut nodes: Vec<u32> = Vec::new();
+        let mut lists: Vec<Vec<Entry>> = Vec::new();
+        let mut active: [Vec<Entry>; 4] = Default::default();
+        for k in 0..key_count {
+            let bucket = &members[offsets[k]..offsets[k + 1]];
+            // Specific members only pair with general ones.
+            if !has_general[k] || bucket.len() < 2 {
+                continue;
+            }
+            let stamp_k = k as u32;
+            nodes.clear();
+            for &(r, _) in bucket {
+                for loc in self.locs_of(r as usize) {
+                    let area = loc.area as usize;
+                    if stamp[area] != stamp_k {
+                        stamp[area] = stamp_k;
+                        slot_of[area] = nodes.len();
+                        nodes.push(loc.area);
+                    }
+                }
+            }
+            if lists.len() < nodes.len() {
+                lists.resize_with(nodes.len(), Vec::new);
+            }
+            for list in &mut lists[..nodes.len()] {
+                list.clear();
+            }
+            for &(r, side) in bucket {
+                let prep = &self.preps[r as usize];
+                for loc in self.locs_of(r as usize) {
+                    for &node in self.chain(loc.area) {
+                        if stamp[node as usize] != stamp_k {
+                            continue;
+                        }
+                        let list = &mut lists[slot_of[node as usize]];
+                        let own = node == loc.area;
+                        // A record's entries are dealt together, so a repeat is the last.
+                        if let Some(last) = list.last_mut()
+                            && last.rec == r
+                        {
+                            last.own |= own;
+                            continue;
+                        }
+                        list.push(Entry {
+                            rec: r,
+                            start: prep.start,
+                            end: prep.end,
+                            own,
+                            general: side == Side::General,
+                        });
+                    }
+                }
+            }
+            for (slot, &node) in nodes.iter().enumerate() {
+                let list = &lists[slot];
+                if list.len() < 2 {
+                    continue;
+                }
+                for set in &mut active {
+                    set.clear();
+                }
+                for entry in list {
+                    for (which, set) in active.iter_mut().enumerate() {
+                        let (set_own, set_general) = (which & 2 != 0, which & 1 != 0);
+                        if !(entry.own || set_own) || !(entry.general || set_general) {
+                            continue;
+                        }
+                        let mut n = 0;
+                        while n < set.len() {
+                            let partner = set[n];
+                            if partner.end < entry.start {
+                                set.swap_remove(n);
+                                continue;
+                            }
+                            n += 1;
+                            if let Some(finding) = self.evaluate(
+                                partner.rec as usize,
+                                entry.rec as usize,
+                                needs,
+                                Some((stamp_k, node)),
+                            ) {
+                                findings.push(finding);
+                            }
+                        }
+                    }
+                    active[usize::from(entry.own) * 2 + usize::from(entry.general)].push(*entry);
+                }
+            }
+        }
+        findings.sort_by_key(|f| (f.a, f.b));
+        findings
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    rec: u32,
+    start: i64,
+    end: i64,
+    own: bool,
+    general: bool,
+}
+
+/// Where two records meet in space: the preferred pair of areas for the reasons, and the
+/// smallest node id for the sweep's canonical check.
+#[derive(Clone, Copy)]
+struct Meeting<'a> {
+    first_node: u32,
+    levels_apart: usize,
+    deep_depth: usize,
+    shallow_area: u32,
+    shallow_path: &'a AreaPath,
+    deep_path: &'a AreaPath,
+}
+
+impl Meeting<'_> {
+    /// Fewest levels apart, then deepest, then by path: the most specific meeting first.
+    fn prefer_to(&self, other: &Self) -> Ordering {
+        self.levels_apart
+            .cmp(&other.levels_apart)
+            .then(other.deep_depth.cmp(&self.deep_depth))
+            .then_with(|| self.deep_path.as_str().cmp(other.deep_path.as_str()))
+            .then_with(|| self.shallow_path.as_str().cmp(other.shallow_path.as_str()))
+    }
+}
+
+/// The smallest key both carry, unless both only fall under it.
+fn first_shared_key(x: &[(u32, Side)], y: &[(u32, Side)]) -> Option<u32> {
+    let (mut i, mut j) = (0, 0);
+    while i < x.len() && j < y.len() {
+        match x[i].0.cmp(&y[j].0) {
+            Ordering::Less => i += 1,
+            Ordering::Greater => j += 1,
+            Ordering::Equal => {
+                if x[i].1 == Side::General || y[j].1 == Side::General {
+                    return Some(x[i].0);
+                }
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    None
+}
+
+/// Whether `from` names, among the activities it references, an identifier `to` goes by.
+fn refers(from: &OverlapCandidate, to: &OverlapCandidate) -> bool {
+    from.linked_ids
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+        .any(|l| to.own_ids.iter().any(|o| o.trim().eq_ignore_ascii_case(l)))
+}
+
+fn title_tokens(title: &str) -> Vec<String> {
+    let mut tokens: Vec<String> = title
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    tokens.sort_unstable();
+    tokens.dedup();
+    tokens
+}
+
+/// Token-set Jaccard of at least 0.8; titles with no letters or digits prove nothing.
+fn titles_alike(x: &str, y: &str) -> bool {
+    let (tx, ty) = (title_tokens(x), title_tokens(y));
+    if tx.is_empty() || ty.is_empty() {
+        return false;
+    }
+    let shared = tx.iter().filter(|t| ty.binary_search(t).is_ok()).count();
+    let union = tx.len() + ty.len() - shared;
+    shared * TITLE_JACCARD.1 >= union * TITLE_JACCARD.0
+}
+
+/// "All" is everyone, so it shares with any group the other names.
+fn shared_groups(x: &[PopulationGroup], y: &[PopulationGroup]) -> Vec<PopulationGroup> {
+    let all = PopulationGroup::All;
+    let (x_all, y_all) = (x.contains(&all), y.contains(&all));
+    let mut shared: Vec<PopulationGroup> = x
+        .iter()
+        .filter(|g| y.contains(g) || (y_all && **g != all))
+        .chain(y.iter().filter(|g| x_all && **g != all))
+        .copied()
+        .collect();
+    shared.sort_unstable();
+    shared.dedup();
+    shared
+}
+
+fn time_share(x: &Prep, y: &Prep) -> f64 {
+    let meet = x.start.max(y.start);
+    let mut cap = meet.saturating_add(OPEN_END_HORIZON_DAYS - 1);
+    for p in [x, y] {
+        if !p.open {
+            cap = cap.max(p.end);
+        }
+    }
+    let end_of = |p: &Prep| if p.open { cap } else { p.end };
+    let overlap = end_of(x).min(end_of(y)) - meet + 1;
+    let shorter = (end_of(x) - x.start + 1).min(end_of(y) - y.start + 1);
+    if overlap <= 0 || shorter <= 0 {
+        return 0.0;
+    }
+    (overlap as f64 / shorter as f64).clamp(0.0, 1.0)
+}
+
+fn need_for(needs: &dyn NeedLookup, area: &AreaPath, sector: &SectorKey) -> Option<u64> {
+    needs.people_in_need(area, sector).or_else(|| {
+        if sector.0 == SectorVocabulary::Cluster {
+            return None;
+        }
+        reference::sector(sector.0, &sector.1)?
+            .clusters
+            .iter()
+            .find_map(|c| needs.people_in_need(area, &(SectorVocabulary::Cluster, c.clone())))
+    })
+}
+
+fn score(
+    sector: SectorMatch,
+    levels_apart: usize,
+    time_share: f64,
+    group_factor: f64,
+    targets_over_need: Option<f64>,
+) -> f64 {
+    let s = match sector {
+        SectorMatch::SameCode => 1.0,
+        SectorMatch::SameCluster => SAME_CLUSTER_WEIGHT,
+    };
+    let p = NESTING_DECAY.powi(i32::try_from(levels_apart).unwrap_or(i32::MAX));
+    let base = s * p * (0.25 + 0.75 * time_share) * group_factor;
+    let boost = targets_over_need.map_or(0.0, |r| (r - 0.5).clamp(0.0, 1.0));
+    let score = base + (1.0 - base) * boost * time_share;
+    if score.is_finite() {
+        score.clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
+}
+
+/// `AreaPath` has no serde of its own; it travels as its canonical string.
+mod area_path_serde {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::area::AreaPath;
+
+    pub fn serialize<S: Serializer>(path: &AreaPath, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(path.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<AreaPath, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        AreaPath::parse(&s).map_err(|e| D::Error::custom(e.message))
+    }
+}
+
+mod area_paths_serde {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::area::AreaPath;
+
+    pub fn serialize<S: Serializer>(paths: &[AreaPath], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(paths.iter().map(AreaPath::as_str))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<AreaPath>, D::Error> {
+        Vec::<String>::deserialize(deserializer)?
+            .iter()
+            .map(|s| AreaPath::parse(s).map_err(|e| D::Error::custom(e.message)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use chrono::NaiveDate;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+    use crate::area::Pcode;
+
+    const DISTRICT: &str = "/XX/XX01/XX0101/";
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn path(s: &str) -> AreaPath {
+        AreaPath::parse(s).unwrap()
+    }
+
+    fn period(start: &str, end: Option<&str>) -> Period {
+        Period::new("period", d(start), end.map(d)).unwrap()
+    }
+
+    fn dac5(code: &str) -> SectorKey {
+        (SectorVocabulary::Dac5, code.to_owned())
+    }
+
+    fn dac3(code: &str) -> SectorKey {
+        (SectorVocabulary::Dac3, code.to_owned())
+    }
+
+    fn cluster(code: &str) -> SectorKey {
+        (SectorVocabulary::Cluster, code.to_owned())
+    }
+
+    /// WASH (14030) in one district for 2024, with a title unlike any other id's.
+    fn cand(id: i64, org: i64) -> OverlapCandidate {
+        OverlapCandidate {
+            id: InterventionId(id),
+            organisation: OrganisationId(org),
+            status: ActivityStatus::Implementation,
+            period: period("2024-01-01", Some("2024-12-31")),
+            sectors: vec![dac5("14030")],
+            locations: vec![path(DISTRICT)],
+            groups: Vec::new(),
+            target: None,
+            title: format!("Activity {id}"),
+            own_ids: vec![format!("XX-{org}-{id}")],
+            linked_ids: Vec::new(),
+        }
+    }
+
+    fn with_sector(mut c: OverlapCandidate, sector: SectorKey) -> OverlapCandidate {
+        c.sectors = vec![sector];
+        c
+    }
+
+    fn at(mut c: OverlapCandidate, area: &str) -> OverlapCandidate {
+        c.locations = vec![path(area)];
+        c
+    }
+
+    fn during(mut c: OverlapCandidate, start: &str, end: Option<&str>) -> OverlapCandidate {
+        c.period = period(start, end);
+        c
+    }
+
+    struct Needs(Vec<(AreaPath, SectorKey, u64)>);
+
+    impl NeedLookup for Needs {
+        fn people_in_need(&self, area: &AreaPath, sector: &SectorKey) -> Option<u64> {
+            self.0
+                .iter()
+                .find(|(a, s, _)| a == area && s == sector)
+                .map(|(_, _, pin)| *pin)
+        }
+    }
+
+    /// The rule for one pair, checked to be symmetric and to agree with the sweep.
+    fn pair_with(
+        a: &OverlapCandidate,
+        b: &OverlapCandidate,
+        needs: &dyn NeedLookup,
+    ) -> Option<Finding> {
+        let found = evaluate_pair(a, b, needs);
+        assert_eq!(found, evaluate_pair(b, a, needs), "the rule is symmetric");
+        let swept = sweep(&[a.clone(), b.clone()], needs);
+        assert_eq!(swept, found.clone().into_iter().collect::<Vec<_>>());
+        assert_eq!(check_one(a, std::slice::from_ref(b), needs), swept);
+        found
+    }
+
+    fn pair(a: &OverlapCandidate, b: &OverlapCandidate) -> Option<Finding> {
+        pair_with(a, b, &NoNeeds)
+    }
+
+    fn ids(findings: &[Finding]) -> Vec<(i64, i64, FindingKind)> {
+        findings.iter().map(|f| (f.a.0, f.b.0, f.kind)).collect()
+    }
+
+    #[test]
+    fn a_national_umbrella_over_a_district_scores_lower_than_the_same_district() {
+        let district = cand(1, 1);
+        let same_district = cand(2, 2);
+        let national = at(cand(3, 3), "/XX/");
+        let province = at(cand(4, 4), "/XX/XX01/");
+        let sibling = at(cand(5, 5), "/XX/XX01/XX0102/");
+
+        let same = pair(&district, &same_district).unwrap();
+        assert_eq!(same.kind, FindingKind::Overlap);
+        assert_eq!(same.reasons.spatial, SpatialMatch::SameArea);
+        assert_eq!(same.reasons.shared_area, path(DISTRICT));
+        assert_eq!(same.score, 1.0 * 1.0 * 1.0 * 0.8);
+
+        let umbrella = pair(&national, &district).unwrap();
+        assert_eq!(
+            umbrella.reasons.spatial,
+            SpatialMatch::Nested { levels_apart: 2 }
+        );
+        assert_eq!(umbrella.reasons.shared_area, path(DISTRICT));
+        let nested = pair(&province, &district).unwrap();
+        assert_eq!(
+            nested.reasons.spatial,
+            SpatialMatch::Nested { levels_apart: 1 }
+        );
+        assert!(umbrella.score < nested.score && nested.score < same.score);
+        assert!(pair(&sibling, &district).is_none(), "siblings do not meet");
+
+        let all = [district, same_district, national, province, sibling];
+        let expected = vec![
+            (1, 2, FindingKind::Overlap),
+            (1, 3, FindingKind::Overlap),
+            (1, 4, FindingKind::Overlap),
+            (2, 3, FindingKind::Overlap),
+            (2, 4, FindingKind::Overlap),
+            (3, 4, FindingKind::Overlap),
+            (3, 5, FindingKind::Overlap),
+            (4, 5, FindingKind::Overlap),
+        ];
+        assert_eq!(ids(&sweep(&all, &NoNeeds)), expected);
+    }
+
+    #[test]
+    fn the_most_specific_meeting_is_the_reason() {
+        let a = cand(1, 1);
+        let mut b = at(cand(2, 2), "/XX/");
+        b.locations.push(path(DISTRICT));
+        let found = pair(&a, &b).unwrap();
+        assert_eq!(found.reasons.spatial, SpatialMatch::SameArea);
+    }
+
+    #[test]
+    fn ranges_touching_on_one_day_overlap_and_adjacent_days_do_not() {
+        let q1 = during(cand(1, 1), "2024-01-01", Some("2024-03-31"));
+        let from_31_march = during(cand(2, 2), "2024-03-31", Some("2024-06-30"));
+        let from_1_april = during(cand(3, 3), "2024-04-01", Some("2024-06-30"));
+        let touching = pair(&q1, &from_31_march).unwrap();
+        assert_eq!(touching.reasons.time_share, 1.0 / 91.0);
+        assert!(pair(&q1, &from_1_april).is_none());
+        let all = [q1, from_31_march, from_1_april];
+        assert_eq!(
+            ids(&sweep(&all, &NoNeeds)),
+            vec![(1, 2, FindingKind::Overlap), (2, 3, FindingKind::Overlap)]
+        );
+    }
+
+    #[test]
+    fn open_ends_run_on() {
+        let ongoing = during(cand(1, 1), "2024-01-01", None);
+        let spring = during(cand(2, 2), "2024-03-01", Some("2024-06-30"));
+        let also_ongoing = during(cand(3, 3), "2025-06-01", None);
+        let before = during(cand(4, 4), "2023-01-01", Some("2023-12-31"));
+        assert_eq!(pair(&ongoing, &spring).unwrap().reasons.time_share, 1.0);
+        assert_eq!(
+            pair(&ongoing, &also_ongoing).unwrap().reasons.time_share,
+            1.0
+        );
+        assert!(pair(&ongoing, &before).is_none());
+        assert!(pair(&also_ongoing, &spring).is_none());
+        // Ongoing from June against the whole year: June to December of the capped year.
+        let from_june = during(cand(5, 5), "2024-06-01", None);
+        let year = cand(6, 6);
+        assert_eq!(
+            pair(&from_june, &year).unwrap().reasons.time_share,
+            214.0 / 365.0
+        );
+    }
+
+    #[test]
+    fn same_organisation_near_identical_records_are_probable_duplicates() {
+        let mut a = cand(1, 1);
+        a.title = "Emergency water trucking in Afar region".into();
+        let mut same_title = during(cand(2, 1), "2024-03-01", Some("2024-05-31"));
+        same_title.title = "emergency WATER trucking, in afar region".into();
+        let mut similar = during(cand(3, 1), "2024-02-01", None);
+        similar.title = "Emergency water trucking in Afar".into(); // 5 of 6 tokens
+        let mut same_dates_and_places = cand(4, 1);
+        same_dates_and_places.title = "Latrines for Afar schools".into();
+        let mut other_work = during(cand(5, 1), "2024-06-01", Some("2024-09-30"));
+        other_work.title = "Latrines for Afar schools".into();
+
+        for dup in [&same_title, &similar, &same_dates_and_places] {
+            assert_eq!(
+                pair(&a, dup).unwrap().kind,
+                FindingKind::ProbableDuplicateRecord
+            );
+        }
+        assert!(pair(&a, &other_work).is_none(), "same org, different work");
+        let all = [a, same_title, similar, same_dates_and_places, other_work];
+        let dup = FindingKind::ProbableDuplicateRecord;
+        assert_eq!(
+            ids(&sweep(&all, &NoNeeds)),
+            vec![
+                (1, 2, dup),
+                (1, 3, dup),
+                (1, 4, dup),
+                (2, 3, dup),
+                (4, 5, dup), // the same title
+            ]
+        );
+    }
+
+    #[test]
+    fn a_funder_and_implementer_chain_is_not_duplication() {
+        let mut funder = cand(1, 1);
+        funder.own_ids = vec!["XM-DAC-41114-ET-001".into()];
+        let mut implementer = cand(2, 2);
+        implementer.linked_ids = vec![" xm-dac-41114-et-001 ".into()];
+        let mut other_implementer = cand(3, 3);
+        other_implementer.linked_ids = vec!["XM-DAC-41114-ET-001".into()];
+        let mut sub = cand(4, 4);
+        sub.own_ids = vec!["SUB-1".into()];
+        implementer.linked_ids.push("SUB-1".into());
+
+        assert!(pair(&funder, &implementer).is_none());
+        assert!(pair(&implementer, &sub).is_none(), "either direction");
+        let all = [funder, implementer, other_implementer, sub];
+        assert_eq!(
+            ids(&sweep(&all, &NoNeeds)),
+            vec![
+                (1, 4, FindingKind::Overlap), // not declared as linked
+                (2, 3, FindingKind::Overlap), // two implementers of one grant
+                (3, 4, FindingKind::Overlap),
+            ]
+        );
+    }
+
+    #[test]
+    fn cancelled_and_closed_work_overlaps_nothing() {
+        let a = cand(1, 1);
+        for status in ActivityStatus::ALL {
+            let mut b = cand(2, 2);
+            b.status = *status;
+            assert_eq!(pair(&a, &b).is_some(), status.is_live(), "{status:?}");
+        }
+    }
+
+    #[test]
+    fn a_dac_code_meets_its_cluster_at_cluster_level() {
+        let dac = cand(1, 1);
+        let wash = with_sector(cand(2, 2), cluster("11"));
+        let found = pair(&dac, &wash).unwrap();
+        assert_eq!(found.reasons.sector, SectorMatch::SameCluster);
+        assert_eq!(found.reasons.sector_code, cluster("11"));
+        let by_hpc_code = with_sector(cand(3, 3), cluster("WSH"));
+        assert_eq!(
+            pair(&dac, &by_hpc_code).unwrap().reasons.sector_code,
+            cluster("11")
+        );
+        let same_code = pair(&dac, &cand(4, 4)).unwrap();
+        assert_eq!(same_code.reasons.sector, SectorMatch::SameCode);
+        assert_eq!(same_code.reasons.sector_code, dac5("14030"));
+        assert!(same_code.score > found.score);
+    }
+
+    #[test]
+    fn two_dac_codes_of_one_cluster_meet_at_cluster_level() {
+        let water = with_sector(cand(1, 1), dac5("14031"));
+        let sanitation = with_sector(cand(2, 2), dac5("14032"));
+        let found = pair(&water, &sanitation).unwrap();
+        assert_eq!(found.reasons.sector, SectorMatch::SameCluster);
+        assert_eq!(found.reasons.sector_code, cluster("11"));
+        let category = with_sector(cand(3, 3), dac3("140"));
+        assert_eq!(
+            pair(&water, &category).unwrap().reasons.sector_code,
+            cluster("11")
+        );
+    }
+
+    #[test]
+    fn different_sectors_do_not_meet() {
+        let wash = cand(1, 1);
+        let health = with_sector(cand(2, 2), dac5("12220"));
+        assert!(pair(&wash, &health).is_none());
+        // River basins sit in the water category but not in the WASH cluster.
+        let basins = with_sector(cand(3, 3), dac5("14040"));
+        assert!(pair(&basins, &with_sector(cand(4, 4), cluster("11"))).is_none());
+        let category = with_sector(cand(5, 5), dac3("140"));
+        assert_eq!(
+            pair(&basins, &category).unwrap().reasons.sector_code,
+            dac3("140")
+        );
+        // Siblings in a category without a cluster only meet through the category itself.
+        let public_admin = with_sector(cand(6, 6), dac5("15110"));
+        let democracy = with_sector(cand(7, 7), dac5("15150"));
+        assert!(pair(&public_admin, &democracy).is_none());
+        let governance = with_sector(cand(8, 8), dac3("151"));
+        let found = pair(&public_admin, &governance).unwrap();
+        assert_eq!(found.reasons.sector, SectorMatch::SameCluster);
+        assert!(pair(&governance, &with_sector(cand(9, 9), dac3("151"))).is_some());
+        // Unknown codes match only themselves.
+        let unknown = with_sector(cand(10, 10), dac5("99999"));
+        assert!(pair(&unknown, &wash).is_none());
+        let found = pair(&unknown, &with_sector(cand(11, 11), dac5(" 99999"))).unwrap();
+        assert_eq!(found.reasons.sector, SectorMatch::SameCode);
+    }
+
+    #[test]
+    fn a_cluster_covers_its_areas_of_responsibility_but_they_do_not_cover_each_other() {
+        let protection = with_sector(cand(1, 1), cluster("10"));
+        let gbv = with_sector(cand(2, 2), cluster("5404"));
+        let child_protection = with_sector(cand(3, 3), cluster("PRO-CPN"));
+        let ending_violence = with_sector(cand(4, 4), dac5("15180"));
+        assert_eq!(
+            pair(&protection, &gbv).unwrap().reasons.sector_code,
+            cluster("10")
+        );
+        assert!(pair(&gbv, &child_protection).is_none());
+        assert_eq!(
+            pair(&ending_violence, &gbv).unwrap().reasons.sector_code,
+            cluster("5404")
+        );
+        assert!(pair(&ending_violence, &child_protection).is_none());
+        assert!(pair(&ending_violence, &protection).is_some());
+    }
+
+    #[test]
+    fn different_countries_never_meet() {
+        let a = at(cand(1, 1), "/XX/XX01/");
+        let b = at(cand(2, 2), "/YY/YY01/");
+        let c = at(cand(3, 3), "/XXA/");
+        let d = at(cand(4, 4), "/XX/");
+        assert!(pair(&a, &b).is_none());
+        assert!(
+            pair(&c, &d).is_none(),
+            "a path is a prefix only up to a '/'"
+        );
+        assert_eq!(
+            ids(&sweep(&[a, b, c, d], &NoNeeds)),
+            vec![(1, 4, FindingKind::Overlap)]
+        );
+    }
+
+    #[test]
+    fn targets_above_need_raise_the_score() {
+        let mut a = cand(1, 1);
+        a.target = Some(600);
+        let mut b = cand(2, 2);
+        b.target = Some(600);
+        let plain = pair(&a, &b).unwrap();
+        assert_eq!(plain.reasons.targets_over_need, None);
+        // Needs are stated per cluster; the DAC code falls back to its cluster's figure.
+        let needs = Needs(vec![(path(DISTRICT), cluster("11"), 1000)]);
+        let over = pair_with(&a, &b, &needs).unwrap();
+        assert_eq!(over.reasons.targets_over_need, Some(1.2));
+        assert!(over.score > plain.score);
+        assert!(over.score <= 1.0);
+        let plenty = Needs(vec![(path(DISTRICT), dac5("14030"), 10_000)]);
+        let under = pair_with(&a, &b, &plenty).unwrap();
+        assert_eq!(under.reasons.targets_over_need, Some(0.12));
+        assert_eq!(
+            under.score, plain.score,
+            "half the need or less adds nothing"
+        );
+
+        // A record's target is spread over its places; the need is the enclosing area's.
+        let mut wide = at(cand(3, 3), "/XX/XX02/");
+        wide.locations.push(path("/XX/XX01/"));
+        wide.target = Some(1000);
+        let province = Needs(vec![(path("/XX/XX01/"), cluster("11"), 1000)]);
+        let found = pair_with(&wide, &a, &province).unwrap();
+        assert_eq!(
+            found.reasons.targets_over_need,
+            Some((500.0 + 600.0) / 1000.0)
+        );
+        assert_eq!(found.reasons.shared_area, path(DISTRICT));
+    }
+
+    #[test]
+    fn shared_groups_count_all_as_everyone() {
+        let mut a = cand(1, 1);
+        a.groups = vec![PopulationGroup::All];
+        let mut b = cand(2, 2);
+        b.groups = vec![
+            PopulationGroup::InternallyDisplaced,
+            PopulationGroup::HostCommunity,
+        ];
+        let mut c = cand(3, 3);
+        c.groups = vec![PopulationGroup::Refugees];
+        let shared = pair(&a, &b).unwrap();
+        assert_eq!(
+            shared.reasons.shared_groups,
+            vec![
+                PopulationGroup::InternallyDisplaced,
+                PopulationGroup::HostCommunity
+            ]
+        );
+        let disjoint = pair(&b, &c).unwrap();
+        assert!(disjoint.reasons.shared_groups.is_empty());
+        let unknown = pair(&b, &cand(4, 4)).unwrap();
+        assert!(disjoint.score < unknown.score && unknown.score < shared.score);
+    }
+
+    #[test]
+    fn odd_input_does_not_panic() {
+        let mut empty = cand(1, 1);
+        empty.sectors.clear();
+        empty.locations.clear();
+        empty.title = "  ".into();
+        assert!(pair(&empty, &cand(2, 2)).is_none());
+        assert!(
+            pair(&cand(3, 3), &cand(3, 4)).is_none(),
+            "one id is one record"
+        );
+        let mut backwards: OverlapCandidate =
+            serde_json::from_value(serde_json::to_value(cand(5, 5)).unwrap()).unwrap();
+        let json = serde_json::json!({"start": "2024-05-01", "end": "2024-04-01"});
+        backwards.period = serde_json::from_value(json).unwrap();
+        let found = pair(&backwards, &cand(6, 6)).unwrap();
+        assert_eq!(found.reasons.time_share, 1.0);
+        let mut dup_places = cand(7, 7);
+        dup_places.locations.push(path(DISTRICT));
+        dup_places.sectors.push(dac5("14030"));
+        assert!(pair(&dup_places, &cand(8, 8)).is_some());
+        assert!(sweep(&[], &NoNeeds).is_empty());
+        assert!(check_one(&cand(9, 9), &[], &NoNeeds).is_empty());
+    }
+
+    #[test]
+    fn findings_travel_as_json() {
+        let found = pair(&cand(1, 1), &at(cand(2, 2), "/XX/")).unwrap();
+        let json = serde_json::to_value(&found).unwrap();
+        assert_eq!(json["kind"], "OVERLAP");
+        assert_eq!(json["reasons"]["shared_area"], DISTRICT);
+        assert_eq!(json["reasons"]["spatial"]["NESTED"]["levels_apart"], 2);
+        assert_eq!(serde_json::from_value::<Finding>(json).unwrap(), found);
+        assert_eq!(
+            FindingKind::ProbableDuplicateRecord.code(),
+            "PROBABLE_DUPLICATE_RECORD"
+        );
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Random data: the sweep against brute force
+    // -----------------------------------------------------------------------------------
+
+    /// Needs for provinces and countries, per cluster, so the need factor is exercised.
+    struct SomeNeeds;
+
+    impl NeedLookup for SomeNeeds {
+        fn people_in_need(&self, area: &AreaPath, sector: &SectorKey) -> Option<u64> {
+            (area.depth() <= 1 && sector.0 == SectorVocabulary::Cluster)
+                .then(|| 1_000 + 500 * area.as_str().len() as u64 + 37 * sector.1.len() as u64)
+        }
+    }
+
+    fn random_candidates(seed: u64, n: usize) -> Vec<OverlapCandidate> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut areas = vec!["/XX/".to_owned(), "/YY/".to_owned(), "/YY/YY01/".to_owned()];
+        for p in 1..=3 {
+            areas.push(format!("/XX/XX0{p}/"));
+            for d in 1..=3 {
+                areas.push(format!("/XX/XX0{p}/XX0{p}0{d}/"));
+            }
+        }
+        areas.push("/YY/YY01/YY0101/".to_owned());
+        let areas: Vec<AreaPath> = areas.iter().map(|a| path(a)).collect();
+        let sectors = [
+            dac5("14030"),
+            dac5("14031"),
+            dac5("14040"),
+            dac5("12220"),
+            dac5("12240"),
+            dac5("15180"),
+            dac5("72010"),
+            dac5("15110"),
+            dac5("99999"),
+            dac3("140"),
+            dac3("151"),
+            cluster("11"),
+            cluster("7"),
+            cluster("10"),
+            cluster("5404"),
+            cluster("PRO-CPN"),
+        ];
+        let titles = [
+            "Water trucking in Afar",
+            "water trucking, in AFAR",
+            "Emergency water trucking in Afar region",
+            "Emergency water trucking in Afar",
+            "Hygiene kits",
+            "Cash for work",
+            "Mobile clinics",
+        ];
+        let groups = [
+            PopulationGroup::All,
+            PopulationGroup::InternallyDisplaced,
+            PopulationGroup::HostCommunity,
+            PopulationGroup::Refugees,
+        ];
+        let mut ids: Vec<i64> = (1..=n as i64).collect();
+        for i in (1..ids.len()).rev() {
+            ids.swap(i, rng.random_range(0..=i));
+        }
+        let origin = d("2024-01-01");
+        let mut out: Vec<OverlapCandidate> = Vec::with_capacity(n);
+        for (i, &id) in ids.iter().enumerate() {
+            if i > 0 && rng.random_bool(0.15) {
+                // A near copy of an earlier record, by its organisation or another.
+                let mut copy = out[rng.random_range(0..i)].clone();
+                copy.id = InterventionId(id);
+                copy.own_ids = vec![format!("ID-{id}")];
+                if rng.random_bool(0.3) {
+                    copy.organisation = OrganisationId(rng.random_range(1..=6));
+                }
+                if rng.random_bool(0.5) {
+                    copy.title = titles[rng.random_range(0..titles.len())].to_owned();
+                }
+                out.push(copy);
+                continue;
+            }
+            let start = origin + chrono::Days::new(rng.random_range(0..720));
+            let end = (!rng.random_bool(0.15))
+                .then(|| start + chrono::Days::new(rng.random_range(0..200)));
+            let mut linked_ids = Vec::new();
+            if i > 0 && rng.random_bool(0.1) {
+                let target = &out[rng.random_range(0..i)];
+                linked_ids.push(target.own_ids[0].to_ascii_lowercase());
+            }
+            out.push(OverlapCandidate {
+                id: InterventionId(id),
+                organisation: OrganisationId(rng.random_range(1..=6)),
+                status: ActivityStatus::ALL[rng.random_range(0..ActivityStatus::ALL.len())],
+                period: Period::new("p", start, end).unwrap(),
+                sectors: (0..rng.random_range(1..=2))
+                    .map(|_| sectors[rng.random_range(0..sectors.len())].clone())
+                    .collect(),
+                locations: (0..rng.random_range(1..=2))
+                    .map(|_| areas[rng.random_range(0..areas.len())].clone())
+                    .collect(),
+                groups: (0..rng.random_range(0..=2))
+                    .map(|_| groups[rng.random_range(0..groups.len())])
+                    .collect(),
+                target: rng.random_bool(0.7).then(|| rng.random_range(0..5_000)),
+                title: titles[rng.random_range(0..titles.len())].to_owned(),
+                own_ids: vec![format!("ID-{id}")],
+                linked_ids,
+            });
+        }
+        out
+    }
+
+    fn brute_force(candidates: &[OverlapCandidate], needs: &dyn NeedLookup) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        for (i, a) in candidates.iter().enumerate() {
+            for b in &candidates[i + 1..] {
+                findings.extend(evaluate_pair(a, b, needs));
+            }
+        }
+        findings.sort_by_key(|f| (f.a, f.b));
+        findings
+    }
+
+    #[test]
+    fn the_sweep_finds_exactly_what_brute_force_finds() {
+        let (mut overlaps, mut duplicates) = (0, 0);
+        for seed in 0..20 {
+            let candidates = random_candidates(seed, 300);
+            let expected = brute_force(&candidates, &SomeNeeds);
+            let swept = sweep(&candidates, &SomeNeeds);
+            assert_eq!(ids(&swept), ids(&expected), "seed {seed}");
+            assert_eq!(swept, expected, "seed {seed}: same reasons and scores");
+            overlaps += expected
+                .iter()
+                .filter(|f| f.kind == FindingKind::Overlap)
+                .count();
+            duplicates += expected
+                .iter()
+                .filter(|f| f.kind == FindingKind::ProbableDuplicateRecord)
+                .count();
+            assert!(
+                expected
+                    .iter()
+                    .all(|f| f.a < f.b && (0.0..=1.0).contains(&f.score))
+            );
+
+            for written in candidates.iter().step_by(37) {
+                let mut brute: Vec<Finding> = candidates
+                    .iter()
+                    .filter_map(|c| evaluate_pair(written, c, &SomeNeeds))
+                    .collect();
+                brute.sort_by_key(|f| (f.a, f.b));
+                assert_eq!(check_one(written, &candidates, &SomeNeeds), brute);
+            }
+        }
+        assert!(
+            overlaps > 1_000 && duplicates > 100,
+            "{overlaps} {duplicates}"
+        );
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Timing at a million records
+    // -----------------------------------------------------------------------------------
+
+    /// Cumulative weights for skewed picks.
+    struct Zipf(Vec<f64>);
+
+    impl Zipf {
+        fn new(n: usize, exponent: f64) -> Self {
+            let mut total = 0.0;
+            Self(
+                (1..=n)
+                    .map(|rank| {
+                        total += 1.0 / (rank as f64).powf(exponent);
+                        total
+                    })
+                    .collect(),
+            )
+        }
+
+        fn pick(&self, rng: &mut ChaCha8Rng) -> usize {
+            let x = rng.random::<f64>() * self.0[self.0.len() - 1];
+            self.0.partition_point(|&c| c <= x).min(self.0.len() - 1)
+        }
+    }
+
+    fn million(n: usize) -> Vec<OverlapCandidate> {
+        let mut rng = ChaCha8Rng::seed_from_u64(1_000_000);
+        let mut admin1: Vec<AreaPath> = Vec::new();
+        let mut admin2: Vec<(AreaPath, usize)> = Vec::new();
+        for country in ["AF", "ET", "SO", "SD", "YE"] {
+            let root = AreaPath::root(&Pcode::parse(country).unwrap());
+            for p in 0..40 {
+                let province = root.child(&Pcode::parse(&format!("{country}{p:02}")).unwrap());
+                for d in 0..10 {
+                    let code = Pcode::parse(&format!("{country}{p:02}{d:02}")).unwrap();
+                    admin2.push((province.child(&code), admin1.len()));
+                }
+                admin1.push(province);
+            }
+        }
+        // Skewed, but with the hot spots scattered rather than in file order.
+        for i in (1..admin2.len()).rev() {
+            admin2.swap(i, rng.random_range(0..=i));
+        }
+        let sectors = [
+            cluster("6"),
+            dac5("72040"),
+            cluster("7"),
+            dac5("12220"),
+            cluster("11"),
+            dac5("14030"),
+            cluster("9"),
+            cluster("10"),
+            dac5("52010"),
+            cluster("4"),
+            cluster("3"),
+            dac5("11220"),
+            cluster("5404"),
+            dac5("15180"),
+            cluster("1"),
+        ];
+        let sector_pick = Zipf::new(sectors.len(), 1.0);
+        let area_pick = Zipf::new(admin2.len(), 0.5);
+        let org_pick = Zipf::new(500, 1.0);
+        let origin = d("2023-01-01");
+        let statuses = [
+            (ActivityStatus::Implementation, 0.70),
+            (ActivityStatus::Pipeline, 0.08),
+            (ActivityStatus::Finalisation, 0.10),
+            (ActivityStatus::Suspended, 0.02),
+            (ActivityStatus::Closed, 0.07),
+            (ActivityStatus::Cancelled, 0.03),
+        ];
+        (0..n)
+            .map(|i| {
+                let (area, province) = &admin2[area_pick.pick(&mut rng)];
+                let locations = if rng.random_bool(0.15) {
+                    vec![admin1[*province].clone()]
+                } else {
+                    vec![area.clone()]
+                };
+                let start = origin + chrono::Days::new(rng.random_range(0..1096));
+                let months = rng.random_range(1..=12u64);
+                let end = (!rng.random_bool(0.05)).then(|| start + chrono::Days::new(months * 30));
+                let mut x = rng.random::<f64>();
+                let status = statuses
+                    .iter()
+                    .find(|(_, w)| {
+                        x -= w;
+                        x < 0.0
+                    })
+                    .map_or(ActivityStatus::Implementation, |(s, _)| *s);
+                let org = org_pick.pick(&mut rng) as i64;
+                OverlapCandidate {
+                    id: InterventionId(i as i64),
+                    organisation: OrganisationId(org),
+                    status,
+                    period: Period::new("p", start, end).unwrap(),
+                    sectors: vec![sectors[sector_pick.pick(&mut rng)].clone()],
+                    locations,
+                    groups: vec![PopulationGroup::ALL[rng.random_range(0..4)]],
+                    target: Some(rng.random_range(100..20_000)),
+                    title: format!("Activity {i}"),
+                    own_ids: vec![format!("XM-{org}-{i}")],
+                    linked_ids: if rng.random_bool(0.03) && i > 0 {
+                        let j = rng.random_range(0..i);
+                        vec![format!("XM-{}-{j}", org_pick.pick(&mut rng))]
+                    } else {
+                        Vec::new()
+                    },
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    #[ignore = "timing: cargo test --release -p concord-domain --lib overlap -- --ignored --nocapture"]
+    fn sweep_a_million_records() {
+        let built = Instant::now();
+        let n = std::env::var("OVERLAP_N")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1_000_000);
+        let candidates = million(n);
+        println!(
+            "built {} candidates in {:?}",
+            candidates.len(),
+            built.elapsed()
+        );
+        let started = Instant::now();
+        let findings = sweep(&candidates, &NoNeeds);
+        let took = started.elapsed();
+        let duplicates = findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::ProbableDuplicateRecord)
+            .count();
+        println!(
+            "sweep of {} candidates: {:?}, {} findings ({} probable duplicate records)",
+            candidates.len(),
+            took,
+            findings.len(),
+            duplicates
+        );
+        assert!(
+            findings
+                .windows(2)
+                .all(|w| (w[0].a, w[0].b) < (w[1].a, w[1].b))
+        );
+    }
+}
