@@ -249,7 +249,7 @@ pub fn evaluate_pair(
     b: &OverlapCandidate,
     needs: &dyn NeedLookup,
 ) -> Option<Finding> {
-    Index::build(vec![a, b]).evaluate(0, 1, needs, None)
+    Index::build(vec![a, b]).evaluate(0, 1, needs)
 }
 
 /// Every finding among `candidates`, sorted by `(a, b)`; the same findings as
@@ -269,7 +269,7 @@ pub fn check_one(
 ) -> Vec<Finding> {
     let index = Index::build(std::iter::once(written).chain(candidates).collect());
     let mut findings: Vec<Finding> = (1..index.cands.len())
-        .filter_map(|j| index.evaluate(0, j, needs, None))
+        .filter_map(|j| index.evaluate(0, j, needs))
         .collect();
     findings.sort_by_key(|f| (f.a, f.b));
     findings.dedup_by_key(|f| (f.a, f.b));
@@ -600,16 +600,18 @@ impl<'a> Index<'a> {
     // The rule for one pair
     // -----------------------------------------------------------------------------------
 
+    fn evaluate(&self, i: usize, j: usize, needs: &dyn NeedLookup) -> Option<Finding> {
+        self.judge(i, j, None)
+            .map(|judged| self.finding(&judged, needs))
+    }
+
+    /// Whether the pair forms a finding, and how they meet; the reasons and the score are
+    /// left to `finding`, so that the sweep can order the pairs before paying for them.
+    ///
     /// `at`: when called from the sweep, the bucket key and node the pair was met at; the
-    /// pair is only evaluated there if that is its canonical (first) key and node, so that a
-    /// pair met several times yields one finding.
-    fn evaluate(
-        &self,
-        i: usize,
-        j: usize,
-        needs: &dyn NeedLookup,
-        at: Option<(u32, u32)>,
-    ) -> Option<Finding> {
+    /// pair is only accepted there if that is its canonical (first) key and node, so that a
+    /// pair met several times is accepted once.
+    fn judge(&self, i: usize, j: usize, at: Option<(u32, u32)>) -> Option<Judged<'a>> {
         let (x, y) = if self.cands[i].id <= self.cands[j].id {
             (i, j)
         } else {
@@ -639,7 +641,25 @@ impl<'a> Index<'a> {
         if refers(cx, cy) || refers(cy, cx) {
             return None;
         }
+        Some(Judged {
+            x,
+            y,
+            key,
+            meeting,
+            kind,
+        })
+    }
 
+    fn finding(&self, judged: &Judged<'a>, needs: &dyn NeedLookup) -> Finding {
+        let Judged {
+            x,
+            y,
+            key,
+            meeting,
+            kind,
+        } = *judged;
+        let (cx, cy) = (self.cands[x], self.cands[y]);
+        let (px, py) = (&self.preps[x], &self.preps[y]);
         let sector_code = self.keys[key as usize].clone();
         let sector = if sector_code.0 == SectorVocabulary::Dac5 {
             SectorMatch::SameCode
@@ -680,7 +700,7 @@ impl<'a> Index<'a> {
             group_factor,
             targets_over_need,
         );
-        Some(Finding {
+        Finding {
             a: cx.id,
             b: cy.id,
             kind,
@@ -694,7 +714,7 @@ impl<'a> Index<'a> {
                 shared_groups,
                 targets_over_need,
             },
-        })
+        }
     }
 
     fn meeting(&self, x: usize, y: usize) -> Option<Meeting<'a>> {
@@ -765,7 +785,28 @@ impl<'a> Index<'a> {
     // The sweep
     // -----------------------------------------------------------------------------------
 
+    /// Accepted pairs first, as rank pairs packed in a `u64` (ranks in id order), so that
+    /// ordering the output sorts integers, and each finding is built once, in place.
     fn sweep(&self, needs: &dyn NeedLookup) -> Vec<Finding> {
+        let mut by_rank: Vec<u32> = (0..self.cands.len() as u32).collect();
+        by_rank.sort_unstable_by_key(|&i| (self.cands[i as usize].id, i));
+        let mut rank = vec![0u32; by_rank.len()];
+        for (r, &i) in by_rank.iter().enumerate() {
+            rank[i as usize] = r as u32;
+        }
+        let mut pairs = self.accepted_pairs(&rank);
+        pairs.sort_unstable();
+        pairs
+            .iter()
+            .filter_map(|&pair| {
+                let x = by_rank[(pair >> 32) as usize] as usize;
+                let y = by_rank[(pair & u64::from(u32::MAX)) as usize] as usize;
+                self.evaluate(x, y, needs)
+            })
+            .collect()
+    }
+
+    fn accepted_pairs(&self, rank: &[u32]) -> Vec<u64> {
         let mut order: Vec<u32> = (0..self.preps.len())
             .filter(|&i| {
                 self.preps[i].live && !self.keys_of(i).is_empty() && !self.locs_of(i).is_empty()
@@ -796,7 +837,7 @@ impl<'a> Index<'a> {
             }
         }
 
-        let mut findings = Vec::new();
+        let mut pairs = Vec::new();
         let mut stamp = vec![u32::MAX; self.areas.len()];
         let mut slot_of = vec![0usize; self.areas.len()];
         let mut nodes: Vec<u32> = Vec::new();
@@ -874,13 +915,10 @@ impl<'a> Index<'a> {
                                 continue;
                             }
                             n += 1;
-                            if let Some(finding) = self.evaluate(
-                                partner.rec as usize,
-                                entry.rec as usize,
-                                needs,
-                                Some((stamp_k, node)),
-                            ) {
-                                findings.push(finding);
+                            let (p, e) = (partner.rec as usize, entry.rec as usize);
+                            if self.judge(p, e, Some((stamp_k, node))).is_some() {
+                                let (lo, hi) = (rank[p].min(rank[e]), rank[p].max(rank[e]));
+                                pairs.push(u64::from(lo) << 32 | u64::from(hi));
                             }
                         }
                     }
@@ -888,9 +926,18 @@ impl<'a> Index<'a> {
                 }
             }
         }
-        findings.sort_by_key(|f| (f.a, f.b));
-        findings
+        pairs
     }
+}
+
+/// A pair that forms a finding: `x` has the smaller id.
+#[derive(Clone, Copy)]
+struct Judged<'a> {
+    x: usize,
+    y: usize,
+    key: u32,
+    meeting: Meeting<'a>,
+    kind: FindingKind,
 }
 
 #[derive(Clone, Copy)]

@@ -49,7 +49,7 @@ enum Command {
         #[arg(long, env = "CONCORD_BIND", default_value = "127.0.0.1:8080")]
         bind: SocketAddr,
         #[command(flatten)]
-        auth: config::AuthArgs,
+        auth: Box<config::AuthArgs>,
     },
     /// Manage users without SQL: create the first administrator, add people.
     User {
