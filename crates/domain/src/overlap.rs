@@ -794,16 +794,27 @@ impl<'a> Index<'a> {
         for (r, &i) in by_rank.iter().enumerate() {
             rank[i as usize] = r as u32;
         }
+        let t0 = std::time::Instant::now();
         let mut pairs = self.accepted_pairs(&rank);
+        let t1 = std::time::Instant::now();
         pairs.sort_unstable();
-        pairs
+        let t2 = std::time::Instant::now();
+        let out: Vec<Finding> = pairs
             .iter()
             .filter_map(|&pair| {
                 let x = by_rank[(pair >> 32) as usize] as usize;
                 let y = by_rank[(pair & u64::from(u32::MAX)) as usize] as usize;
                 self.evaluate(x, y, needs)
             })
-            .collect()
+            .collect();
+        eprintln!(
+            "TIMING pairs {} gen {:?} sort {:?} build {:?}",
+            pairs.len(),
+            t1 - t0,
+            t2 - t1,
+            t2.elapsed()
+        );
+        out
     }
 
     fn accepted_pairs(&self, rank: &[u32]) -> Vec<u64> {
@@ -1869,6 +1880,8 @@ mod tests {
             built.elapsed()
         );
         let started = Instant::now();
+        let index = Index::build(candidates.iter().collect());
+        println!("prepared in {:?}", started.elapsed());
         let findings = sweep(&candidates, &NoNeeds);
         let took = started.elapsed();
         let duplicates = findings
@@ -1882,6 +1895,13 @@ mod tests {
             findings.len(),
             duplicates
         );
+        let mut breakdown: std::collections::BTreeMap<String, usize> = Default::default();
+        for f in &findings {
+            *breakdown
+                .entry(format!("{:?} {:?}", f.reasons.sector, f.reasons.spatial))
+                .or_default() += 1;
+        }
+        println!("{breakdown:?}");
         assert!(
             findings
                 .windows(2)

@@ -4,6 +4,7 @@
 mod areas;
 mod cli;
 mod health;
+mod identity;
 mod interventions;
 mod needs;
 mod organisations;

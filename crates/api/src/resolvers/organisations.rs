@@ -19,6 +19,7 @@ impl OrganisationQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<Connection<IdCursor, Organisation, OrganisationCount>> {
+        read_scope(ctx)?;
         let has_after = after.is_some();
         let page = store(ctx)
             .organisations(page_request(first, after)?)
