@@ -111,6 +111,7 @@ impl TestDatabase {
 pub async fn run_cli(database_url: &str, args: &[&str]) -> (bool, String, String) {
     let output = Command::new(binary())
         .args(args)
+        .stdin(Stdio::null())
         .env("CONCORD_DATABASE_URL", database_url)
         .env("RUST_LOG", "warn")
         .output()

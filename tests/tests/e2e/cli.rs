@@ -69,3 +69,79 @@ async fn committed_schema_matches_the_code() {
         "schema.graphql is stale: run `cargo run -p concord -- schema > schema.graphql` and review the diff"
     );
 }
+
+/// The first administrator and organisations come from the command line, without SQL.
+async fn bootstrap_from_the_command_line(app: &TestApp) {
+    let (ok, stdout, stderr) = app
+        .cli(&[
+            "org",
+            "add",
+            "--name",
+            "Save the Children",
+            "--acronym",
+            "SC",
+            "--iati-id",
+            "GB-CHC-1076822",
+            "--type",
+            "21",
+            "--level",
+            "international",
+            "--country",
+            "GB",
+        ])
+        .await;
+    assert!(ok, "{stderr}");
+    let org_id = stdout
+        .trim()
+        .strip_prefix("organisation ")
+        .and_then(|s| s.split(' ').next())
+        .expect("the new id")
+        .to_owned();
+    let (ok, _, stderr) = app
+        .cli(&[
+            "org", "add", "--name", "Bad", "--type", "99", "--level", "LOCAL",
+        ])
+        .await;
+    assert!(!ok);
+    assert!(stderr.contains("organisationType"), "{stderr}");
+
+    // The password is read from standard input when no variable gives it.
+    let mut child = tokio::process::Command::new(concord_e2e::binary())
+        .args([
+            "user",
+            "add",
+            "--email",
+            "editor@sc.test",
+            "--role",
+            "EDITOR",
+            "--organisation",
+            &org_id,
+        ])
+        .env("CONCORD_DATABASE_URL", &app.database.url)
+        .env_remove("CONCORD_USER_PASSWORD")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"a password from stdin\n").await.unwrap();
+    }
+    let output = child.wait_with_output().await.unwrap();
+    assert!(output.status.success());
+    let token = app.login("editor@sc.test", "a password from stdin").await;
+    let me = app
+        .data_as(&token, "{ me { role organisationIds } }", json!({}))
+        .await;
+    assert_eq!(me["me"]["role"], "EDITOR");
+    assert_eq!(me["me"]["organisationIds"], json!([org_id]));
+
+    let (ok, _, stderr) = app
+        .cli(&["user", "add", "--email", "x@sc.test", "--role", "EDITOR"])
+        .await;
+    assert!(!ok, "an empty password is refused");
+    assert!(stderr.contains("12 characters"), "{stderr}");
+}
+
+crate::on_both_backends!(bootstrap_from_the_command_line);
