@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_registry;
 mod m20261128_000002_identity;
+mod m20261128_000003_overlaps;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_registry::Migration),
             Box::new(m20261128_000002_identity::Migration),
+            Box::new(m20261128_000003_overlaps::Migration),
         ]
     }
 }

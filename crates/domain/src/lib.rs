@@ -13,6 +13,7 @@ pub mod organisation;
 pub mod overlap;
 pub mod population;
 pub mod reference;
+pub mod review;
 pub mod values;
 
 pub use error::{ValidationError, ValidationErrors};

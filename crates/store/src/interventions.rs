@@ -50,11 +50,18 @@ pub struct InterventionFilter {
     pub text: Option<String>,
 }
 
+/// A stored intervention with the overlaps the write-time check found for it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WrittenIntervention {
+    pub intervention: Intervention,
+    pub overlaps: Vec<crate::StoredFinding>,
+}
+
 /// Interventions written together in one transaction.
 pub type NewInterventionBatch<'a> = &'a [NewIntervention];
 
 /// Interventions working in any of these sectors.
-fn in_any_sector(sectors: &[(SectorVocabulary, String)]) -> Condition {
+pub(crate) fn in_any_sector(sectors: &[(SectorVocabulary, String)]) -> Condition {
     let mut any = Condition::any();
     for (vocabulary, code) in sectors {
         any = any.add(
@@ -76,7 +83,7 @@ fn in_any_sector(sectors: &[(SectorVocabulary, String)]) -> Condition {
 
 /// Interventions located in any of these areas or below them: one range scan per area on
 /// the materialised path.
-fn located_in_any(paths: &[AreaPath]) -> Condition {
+pub(crate) fn located_in_any(paths: &[AreaPath]) -> Condition {
     let mut any = Condition::any();
     for path in paths {
         let (lower, upper) = path.subtree_range();
@@ -377,7 +384,7 @@ fn duplicate_external_id(e: StoreError) -> StoreError {
 
 /// Rebuilds domain interventions from rows, loading their children in three statements
 /// (plus one for the P-codes of their areas), whatever the number of rows.
-async fn assemble<C: ConnectionTrait>(
+pub(crate) async fn assemble<C: ConnectionTrait>(
     db: &C,
     rows: Vec<intervention::Model>,
 ) -> StoreResult<Vec<Intervention>> {
@@ -529,7 +536,7 @@ impl Store {
         &self,
         record: &NewIntervention,
         actor: &Actor,
-    ) -> StoreResult<Intervention> {
+    ) -> StoreResult<WrittenIntervention> {
         let txn = self.db.begin().await?;
         let areas = resolve_references(&txn, &[record]).await?;
         let row = intervention::Entity::insert(row_values(record))
@@ -548,8 +555,12 @@ impl Store {
             Some(&stored),
         )
         .await?;
+        let overlaps = Store::check_overlaps_in(&txn, &stored).await?;
         txn.commit().await?;
-        Ok(stored)
+        Ok(WrittenIntervention {
+            intervention: stored,
+            overlaps,
+        })
     }
 
     /// Stores many interventions in one transaction (demo data, bulk imports); returns how
@@ -614,7 +625,7 @@ impl Store {
         writer: &Principal,
         record: &NewIntervention,
         actor: &Actor,
-    ) -> StoreResult<Intervention> {
+    ) -> StoreResult<WrittenIntervention> {
         let txn = self.db.begin().await?;
         let current = visible_row(&txn, id, &writer.read_scope()).await?;
         if !writer.may_write_for(OrganisationId(current.reporting_organisation_id))
@@ -659,8 +670,12 @@ impl Store {
             Some(&stored),
         )
         .await?;
+        let overlaps = Store::check_overlaps_in(&txn, &stored).await?;
         txn.commit().await?;
-        Ok(stored)
+        Ok(WrittenIntervention {
+            intervention: stored,
+            overlaps,
+        })
     }
 
     pub async fn delete_intervention(

@@ -10,6 +10,7 @@ mod identity;
 mod interventions;
 mod needs;
 mod organisations;
+mod overlaps;
 
 use std::time::Duration;
 
@@ -23,8 +24,9 @@ pub use error::{StoreError, StoreResult};
 pub use identity::{
     ApiKey, Credentials, NewApiKey, NewUser, RefreshRefusal, User, normalise_email,
 };
-pub use interventions::{InterventionFilter, NewInterventionBatch};
+pub use interventions::{InterventionFilter, NewInterventionBatch, WrittenIntervention};
 pub use needs::NeedFilter;
+pub use overlaps::{FindingFilter, OVERLAP_CHANNEL, Recomputation, Review, StoredFinding};
 
 /// The most rows one page may hold, whatever a client asks for.
 pub const MAX_PAGE_SIZE: u64 = 500;

@@ -36,8 +36,8 @@ async fn health_and_graphiql(app: &TestApp) {
 
 async fn oversized_and_malformed_requests_are_refused(app: &TestApp) {
     let huge = "x".repeat(2 * 1024 * 1024);
-    let response = app
-        .client
+    // A client of its own: the connection it uploads on may be closed under it.
+    let response = reqwest::Client::new()
         .post(format!("{}/graphql", app.address))
         .header("content-type", "application/json")
         .body(format!(

@@ -6,6 +6,7 @@ mod cli;
 mod health;
 mod identity;
 mod interventions;
+mod matrix;
 mod needs;
 mod organisations;
 mod support;

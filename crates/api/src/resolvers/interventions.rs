@@ -160,7 +160,7 @@ impl InterventionMutation {
             .create_intervention(&record, access::actor(ctx))
             .await?;
         Ok(InterventionPayload {
-            intervention: Intervention(stored),
+            intervention: Intervention(stored.intervention),
         })
     }
 
@@ -181,7 +181,7 @@ impl InterventionMutation {
             .update_intervention(id, expected_version, writer, &record, access::actor(ctx))
             .await?;
         Ok(InterventionPayload {
-            intervention: Intervention(stored),
+            intervention: Intervention(stored.intervention),
         })
     }
 

@@ -13,6 +13,8 @@ pub mod intervention_participant;
 pub mod intervention_sector;
 pub mod need;
 pub mod organisation;
+pub mod overlap_finding;
+pub mod overlap_review;
 pub mod progress_report;
 pub mod refresh_token;
 pub mod user_organisation;

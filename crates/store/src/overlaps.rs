@@ -1,0 +1,761 @@
+//! Overlap findings: the write-time check, the full recomputation, and the review workflow.
+//! The rule and the sweep live in `concord_domain::overlap`; this module fetches
+//! candidates, stores findings, and keeps their reviews.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use concord_domain::access::{Principal, ReadScope, RecordAccess, UserId};
+use concord_domain::area::{AreaPath, Pcode};
+use concord_domain::intervention::{Intervention, InterventionId};
+use concord_domain::need::NeedSector;
+use concord_domain::overlap::{self, Finding, FindingKind, NeedLookup, OverlapCandidate, Reasons};
+use concord_domain::reference::{self, SectorVocabulary};
+use concord_domain::review::{ReviewStatus, candidate_of, may_review, may_see};
+use concord_domain::values::{ActivityStatus, Visibility};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+
+use crate::audit::{self, Actor, AuditAction};
+use crate::entity::{area, intervention, need, overlap_finding, overlap_review};
+use crate::interventions::{assemble, in_any_sector, located_in_any, readable};
+use crate::organisations::corrupt;
+use crate::{Page, PageRequest, Store, StoreError, StoreResult};
+
+/// The PostgreSQL channel that carries new findings to every replica.
+pub const OVERLAP_CHANNEL: &str = "concord_overlap";
+
+/// A finding as stored, with where its review stands.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredFinding {
+    pub id: i64,
+    pub finding: Finding,
+    pub status: ReviewStatus,
+    pub review_note: Option<String>,
+    pub reviewed_by: Option<UserId>,
+    pub reviewed_at: Option<DateTime<Utc>>,
+    pub detected_at: DateTime<Utc>,
+}
+
+/// One step of a finding's review history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Review {
+    pub status: ReviewStatus,
+    pub note: Option<String>,
+    pub reviewer: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Which findings a list returns. A finding is listed only when the caller may read both
+/// of its interventions.
+#[derive(Clone, Debug, Default)]
+pub struct FindingFilter {
+    pub scope: ReadScope,
+    pub statuses: Option<Vec<ReviewStatus>>,
+    pub min_score: Option<f64>,
+    /// Either side reported or joined by this organisation.
+    pub organisation: Option<concord_domain::organisation::OrganisationId>,
+    /// Either side located here or below.
+    pub area: Option<AreaPath>,
+    /// Either side working in one of these sectors.
+    pub sectors: Option<Vec<(SectorVocabulary, String)>>,
+    /// Either side running on a day of [from, to].
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub intervention: Option<InterventionId>,
+}
+
+/// What a recomputation did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recomputation {
+    pub candidates: u64,
+    pub findings: u64,
+    pub new: u64,
+    pub updated: u64,
+    pub closed: u64,
+}
+
+/// People in need by (area path, sector key), the highest figure of any period: the engine
+/// asks about a place and sector, and the larger need is the cautious reading.
+struct StoredNeeds(HashMap<(String, String), u64>);
+
+impl NeedLookup for StoredNeeds {
+    fn people_in_need(&self, area: &AreaPath, sector: &(SectorVocabulary, String)) -> Option<u64> {
+        let key = NeedSector::Sector {
+            vocabulary: sector.0,
+            code: sector.1.clone(),
+        }
+        .key();
+        self.0.get(&(area.as_str().to_owned(), key)).copied()
+    }
+}
+
+async fn load_needs<C: ConnectionTrait>(
+    db: &C,
+    areas: Option<&[Pcode]>,
+) -> StoreResult<StoredNeeds> {
+    let mut area_query = area::Entity::find()
+        .select_only()
+        .column(area::Column::Id)
+        .column(area::Column::Path);
+    if let Some(pcodes) = areas {
+        area_query = area_query
+            .filter(area::Column::Pcode.is_in(pcodes.iter().map(|p| p.as_str().to_owned())));
+    }
+    let paths: HashMap<i64, String> = area_query
+        .into_tuple::<(i64, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let mut need_query = need::Entity::find()
+        .select_only()
+        .column(need::Column::AreaId)
+        .column(need::Column::SectorKey)
+        .column(need::Column::PeopleInNeed);
+    if areas.is_some() {
+        need_query = need_query.filter(need::Column::AreaId.is_in(paths.keys().copied()));
+    }
+    let rows: Vec<(i64, String, i64)> = need_query.into_tuple().all(db).await?;
+    let mut map: HashMap<(String, String), u64> = HashMap::new();
+    for (area_id, key, people) in rows {
+        let Some(path) = paths.get(&area_id) else {
+            continue;
+        };
+        let entry = map.entry((path.clone(), key)).or_default();
+        *entry = Ord::max(*entry, u64::try_from(people).unwrap_or(0));
+    }
+    Ok(StoredNeeds(map))
+}
+
+/// The materialised paths of the P-codes interventions are located in.
+async fn paths_of<C: ConnectionTrait>(
+    db: &C,
+    interventions: &[Intervention],
+) -> StoreResult<HashMap<Pcode, AreaPath>> {
+    let pcodes: HashSet<String> = interventions
+        .iter()
+        .flat_map(|i| {
+            i.record
+                .locations
+                .iter()
+                .map(|l| l.pcode.as_str().to_owned())
+        })
+        .collect();
+    let mut out = HashMap::new();
+    for chunk in pcodes.into_iter().collect::<Vec<_>>().chunks(1000) {
+        let rows: Vec<(String, String)> = area::Entity::find()
+            .select_only()
+            .column(area::Column::Pcode)
+            .column(area::Column::Path)
+            .filter(area::Column::Pcode.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (pcode, path) in rows {
+            out.insert(
+                Pcode::parse(&pcode).map_err(|_| corrupt("area.pcode"))?,
+                AreaPath::parse(&path).map_err(|_| corrupt("area.path"))?,
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Every sector key a record could match through the crosswalk: its codes, their clusters,
+/// and everything under those clusters and categories. A superset: the rule decides.
+fn matching_sectors(sectors: &[(SectorVocabulary, String)]) -> Vec<(SectorVocabulary, String)> {
+    let mut out: HashSet<(SectorVocabulary, String)> = HashSet::new();
+    for (vocabulary, code) in sectors {
+        out.insert((*vocabulary, code.clone()));
+        if let Some(expanded) = reference::expand_sector_filter(code) {
+            out.extend(expanded);
+        }
+        if let Some(sector) = reference::sector(*vocabulary, code) {
+            for cluster in &sector.clusters {
+                if let Some(expanded) = reference::expand_sector_filter(cluster) {
+                    out.extend(expanded);
+                }
+            }
+            if let Some(category) = &sector.category {
+                out.insert((SectorVocabulary::Dac3, category.clone()));
+            }
+            if let Some(parent) = &sector.parent_cluster
+                && let Some(expanded) = reference::expand_sector_filter(parent)
+            {
+                out.extend(expanded);
+            }
+        }
+    }
+    let mut out: Vec<_> = out.into_iter().collect();
+    out.sort();
+    out
+}
+
+fn live() -> Condition {
+    Condition::all().add(intervention::Column::Status.is_not_in([
+        ActivityStatus::Closed.code(),
+        ActivityStatus::Cancelled.code(),
+    ]))
+}
+
+/// The candidates of one written record: live interventions sharing a sector key, located
+/// in one of its areas, below them or above them, and running at the same time. Each part
+/// is an indexed lookup.
+async fn candidates_for<C: ConnectionTrait>(
+    db: &C,
+    written: &OverlapCandidate,
+) -> StoreResult<Vec<OverlapCandidate>> {
+    let mut ancestors: Vec<String> = Vec::new();
+    for path in &written.locations {
+        ancestors.extend(path.pcodes().iter().map(|p| p.as_str().to_owned()));
+    }
+    let located_above = intervention::Column::Id.in_subquery(
+        Query::select()
+            .column((
+                crate::entity::intervention_location::Entity,
+                crate::entity::intervention_location::Column::InterventionId,
+            ))
+            .from(crate::entity::intervention_location::Entity)
+            .inner_join(
+                area::Entity,
+                Expr::col((area::Entity, area::Column::Id)).equals((
+                    crate::entity::intervention_location::Entity,
+                    crate::entity::intervention_location::Column::AreaId,
+                )),
+            )
+            .and_where(Expr::col((area::Entity, area::Column::Pcode)).is_in(ancestors))
+            .to_owned(),
+    );
+    let mut cond = live()
+        .add(intervention::Column::Id.ne(written.id.0))
+        .add(in_any_sector(&matching_sectors(&written.sectors)))
+        .add(
+            Condition::any()
+                .add(located_in_any(&written.locations))
+                .add(located_above),
+        )
+        .add(
+            Condition::any()
+                .add(intervention::Column::EffectiveEnd.is_null())
+                .add(intervention::Column::EffectiveEnd.gte(written.period.start())),
+        );
+    if let Some(end) = written.period.end() {
+        cond = cond.add(intervention::Column::EffectiveStart.lte(end));
+    }
+    let rows = intervention::Entity::find().filter(cond).all(db).await?;
+    to_candidates(db, assemble(db, rows).await?).await
+}
+
+async fn to_candidates<C: ConnectionTrait>(
+    db: &C,
+    interventions: Vec<Intervention>,
+) -> StoreResult<Vec<OverlapCandidate>> {
+    let paths = paths_of(db, &interventions).await?;
+    Ok(interventions
+        .iter()
+        .filter_map(|i| candidate_of(i, &paths))
+        .collect())
+}
+
+fn finding_of(row: overlap_finding::Model) -> StoreResult<StoredFinding> {
+    let kind = match row.kind.as_str() {
+        "OVERLAP" => FindingKind::Overlap,
+        "PROBABLE_DUPLICATE_RECORD" => FindingKind::ProbableDuplicateRecord,
+        _ => return Err(corrupt("overlap_finding.kind")),
+    };
+    let reasons: Reasons =
+        serde_json::from_value(row.reasons).map_err(|_| corrupt("overlap_finding.reasons"))?;
+    Ok(StoredFinding {
+        id: row.id,
+        finding: Finding {
+            a: InterventionId(row.intervention_a),
+            b: InterventionId(row.intervention_b),
+            kind,
+            score: row.score,
+            reasons,
+        },
+        status: ReviewStatus::from_code(&row.status)
+            .ok_or_else(|| corrupt("overlap_finding.status"))?,
+        review_note: row.review_note,
+        reviewed_by: row.reviewed_by.map(UserId),
+        reviewed_at: row.reviewed_at,
+        detected_at: row.detected_at,
+    })
+}
+
+/// Stores findings: new pairs are inserted OPEN; pairs already known keep their review and
+/// get the new score and reasons. Returns the stored findings and which of them are new.
+async fn upsert_findings<C: ConnectionTrait>(
+    db: &C,
+    findings: &[Finding],
+) -> StoreResult<(Vec<StoredFinding>, Vec<i64>)> {
+    let mut stored = Vec::with_capacity(findings.len());
+    let mut new = Vec::new();
+    let now = Utc::now();
+    for f in findings {
+        let reasons =
+            serde_json::to_value(&f.reasons).map_err(|_| corrupt("overlap_finding.reasons"))?;
+        let existing = overlap_finding::Entity::find()
+            .filter(overlap_finding::Column::InterventionA.eq(f.a.0))
+            .filter(overlap_finding::Column::InterventionB.eq(f.b.0))
+            .filter(overlap_finding::Column::Kind.eq(f.kind.code()))
+            .one(db)
+            .await?;
+        let row = match existing {
+            Some(row) => {
+                let mut active: overlap_finding::ActiveModel = row.into();
+                active.score = Set(f.score);
+                active.reasons = Set(reasons);
+                active.updated_at = Set(now);
+                overlap_finding::Entity::update(active).exec(db).await?
+            }
+            None => {
+                let row = overlap_finding::Entity::insert(overlap_finding::ActiveModel {
+                    intervention_a: Set(f.a.0),
+                    intervention_b: Set(f.b.0),
+                    kind: Set(f.kind.code().to_owned()),
+                    score: Set(f.score),
+                    reasons: Set(reasons),
+                    status: Set(ReviewStatus::Open.code().to_owned()),
+                    detected_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                })
+                .exec_with_returning(db)
+                .await?;
+                new.push(row.id);
+                row
+            }
+        };
+        stored.push(finding_of(row)?);
+    }
+    Ok((stored, new))
+}
+
+/// Closes findings whose pair no longer overlaps, keeping their history.
+async fn close_findings<C: ConnectionTrait>(db: &C, ids: &[i64]) -> StoreResult<u64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let now = Utc::now();
+    let note = "closed: the pair no longer overlaps";
+    for chunk in ids.chunks(1000) {
+        overlap_finding::Entity::update_many()
+            .col_expr(
+                overlap_finding::Column::Status,
+                Expr::value(ReviewStatus::Resolved.code()),
+            )
+            .col_expr(overlap_finding::Column::ReviewNote, Expr::value(note))
+            .col_expr(overlap_finding::Column::ReviewedAt, Expr::value(now))
+            .col_expr(overlap_finding::Column::UpdatedAt, Expr::value(now))
+            .filter(overlap_finding::Column::Id.is_in(chunk.iter().copied()))
+            .exec(db)
+            .await?;
+        overlap_review::Entity::insert_many(chunk.iter().map(|id| overlap_review::ActiveModel {
+            finding_id: Set(*id),
+            status: Set(ReviewStatus::Resolved.code().to_owned()),
+            note: Set(Some(note.to_owned())),
+            reviewer_user_id: Set(None),
+            reviewer: Set("concord".to_owned()),
+            at: Set(now),
+            ..Default::default()
+        }))
+        .exec(db)
+        .await?;
+    }
+    Ok(ids.len() as u64)
+}
+
+/// Tells every replica about new findings; PostgreSQL delivers it when the transaction
+/// commits, and never if it rolls back.
+async fn notify<C: ConnectionTrait>(db: &C, new: &[i64]) -> StoreResult<()> {
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    for id in new {
+        db.execute_raw(sea_orm::Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [OVERLAP_CHANNEL.into(), id.to_string().into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+type SideFacts = (
+    Visibility,
+    concord_domain::organisation::OrganisationId,
+    Vec<AreaPath>,
+    Vec<(SectorVocabulary, String)>,
+);
+
+fn access_of(f: &SideFacts) -> RecordAccess<'_> {
+    RecordAccess {
+        visibility: f.0,
+        reporting_organisation: f.1,
+        locations: &f.2,
+        sectors: &f.3,
+    }
+}
+
+fn visible_pair(scope: &ReadScope) -> Condition {
+    let readable_ids = || {
+        Query::select()
+            .column(intervention::Column::Id)
+            .from(intervention::Entity)
+            .cond_where(readable(scope))
+            .to_owned()
+    };
+    Condition::all()
+        .add(overlap_finding::Column::InterventionA.in_subquery(readable_ids()))
+        .add(overlap_finding::Column::InterventionB.in_subquery(readable_ids()))
+}
+
+fn finding_condition(filter: &FindingFilter) -> Condition {
+    use overlap_finding::Column as C;
+    let mut cond = visible_pair(&filter.scope);
+    if let Some(statuses) = &filter.statuses {
+        cond = cond.add(C::Status.is_in(statuses.iter().map(|s| s.code())));
+    }
+    if let Some(min) = filter.min_score {
+        cond = cond.add(C::Score.gte(min));
+    }
+    if let Some(id) = filter.intervention {
+        cond = cond.add(
+            Condition::any()
+                .add(C::InterventionA.eq(id.0))
+                .add(C::InterventionB.eq(id.0)),
+        );
+    }
+    // Filters on the interventions apply to either side of the pair.
+    let mut side = Condition::all();
+    let mut has_side = false;
+    if let Some(org) = filter.organisation {
+        side = side.add(
+            Condition::any()
+                .add(intervention::Column::ReportingOrganisationId.eq(org.0))
+                .add(
+                    intervention::Column::Id.in_subquery(
+                        Query::select()
+                            .column(crate::entity::intervention_participant::Column::InterventionId)
+                            .from(crate::entity::intervention_participant::Entity)
+                            .and_where(
+                                crate::entity::intervention_participant::Column::OrganisationId
+                                    .eq(org.0),
+                            )
+                            .to_owned(),
+                    ),
+                ),
+        );
+        has_side = true;
+    }
+    if let Some(area) = &filter.area {
+        side = side.add(located_in_any(std::slice::from_ref(area)));
+        has_side = true;
+    }
+    if let Some(sectors) = &filter.sectors {
+        side = side.add(in_any_sector(sectors));
+        has_side = true;
+    }
+    if let Some(to) = filter.to {
+        side = side.add(intervention::Column::EffectiveStart.lte(to));
+        has_side = true;
+    }
+    if let Some(from) = filter.from {
+        side = side.add(
+            Condition::any()
+                .add(intervention::Column::EffectiveEnd.is_null())
+                .add(intervention::Column::EffectiveEnd.gte(from)),
+        );
+        has_side = true;
+    }
+    if has_side {
+        let matching = || {
+            Query::select()
+                .column(intervention::Column::Id)
+                .from(intervention::Entity)
+                .cond_where(side.clone())
+                .to_owned()
+        };
+        cond = cond.add(
+            Condition::any()
+                .add(C::InterventionA.in_subquery(matching()))
+                .add(C::InterventionB.in_subquery(matching())),
+        );
+    }
+    cond
+}
+
+impl Store {
+    /// The write-time check: evaluates one stored intervention against its candidates,
+    /// stores the findings, closes those of its pairs that no longer hold, and announces
+    /// new ones. Runs inside the caller's transaction.
+    pub(crate) async fn check_overlaps_in<C: ConnectionTrait>(
+        db: &C,
+        written: &Intervention,
+    ) -> StoreResult<Vec<StoredFinding>> {
+        let paths = paths_of(db, std::slice::from_ref(written)).await?;
+        let previous: Vec<i64> = overlap_finding::Entity::find()
+            .select_only()
+            .column(overlap_finding::Column::Id)
+            .filter(
+                Condition::any()
+                    .add(overlap_finding::Column::InterventionA.eq(written.id.0))
+                    .add(overlap_finding::Column::InterventionB.eq(written.id.0)),
+            )
+            .filter(overlap_finding::Column::Status.ne(ReviewStatus::Resolved.code()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        let Some(candidate) = candidate_of(written, &paths) else {
+            close_findings(db, &previous).await?;
+            return Ok(Vec::new());
+        };
+        let findings = if candidate.status.is_live() {
+            let candidates = candidates_for(db, &candidate).await?;
+            let pcodes: Vec<Pcode> = candidate
+                .locations
+                .iter()
+                .flat_map(|p| p.pcodes())
+                .collect();
+            let needs = load_needs(db, Some(&pcodes)).await?;
+            overlap::check_one(&candidate, &candidates, &needs)
+        } else {
+            Vec::new()
+        };
+        let (stored, new) = upsert_findings(db, &findings).await?;
+        let kept: HashSet<i64> = stored.iter().map(|f| f.id).collect();
+        let vanished: Vec<i64> = previous
+            .into_iter()
+            .filter(|id| !kept.contains(id))
+            .collect();
+        close_findings(db, &vanished).await?;
+        notify(db, &new).await?;
+        Ok(stored)
+    }
+
+    /// Recomputes every finding with the sort-and-sweep: keeps the review of every pair that
+    /// still overlaps, opens new pairs, closes pairs that no longer overlap. `progress` is
+    /// told how many candidates are loaded as loading goes.
+    pub async fn recompute_overlaps(
+        &self,
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> StoreResult<Recomputation> {
+        let total = intervention::Entity::find()
+            .filter(live())
+            .count(&self.db)
+            .await?;
+        let mut candidates = Vec::with_capacity(total as usize);
+        let mut after = 0;
+        loop {
+            let rows = intervention::Entity::find()
+                .filter(live())
+                .filter(intervention::Column::Id.gt(after))
+                .order_by_asc(intervention::Column::Id)
+                .limit(5_000)
+                .all(&self.db)
+                .await?;
+            let Some(last) = rows.last() else { break };
+            after = last.id;
+            candidates.extend(to_candidates(&self.db, assemble(&self.db, rows).await?).await?);
+            progress(candidates.len() as u64, total);
+        }
+        let needs = load_needs(&self.db, None).await?;
+        let findings = overlap::sweep(&candidates, &needs);
+
+        let txn = self.db.begin().await?;
+        let open: Vec<(i64, i64, i64, String)> = overlap_finding::Entity::find()
+            .select_only()
+            .column(overlap_finding::Column::Id)
+            .column(overlap_finding::Column::InterventionA)
+            .column(overlap_finding::Column::InterventionB)
+            .column(overlap_finding::Column::Kind)
+            .filter(overlap_finding::Column::Status.ne(ReviewStatus::Resolved.code()))
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        let found: HashSet<(i64, i64, &str)> = findings
+            .iter()
+            .map(|f| (f.a.0, f.b.0, f.kind.code()))
+            .collect();
+        let vanished: Vec<i64> = open
+            .iter()
+            .filter(|(_, a, b, kind)| !found.contains(&(*a, *b, kind.as_str())))
+            .map(|(id, ..)| *id)
+            .collect();
+        let (stored, new) = upsert_findings(&txn, &findings).await?;
+        let closed = close_findings(&txn, &vanished).await?;
+        notify(&txn, &new).await?;
+        txn.commit().await?;
+        Ok(Recomputation {
+            candidates: candidates.len() as u64,
+            findings: stored.len() as u64,
+            new: new.len() as u64,
+            updated: (stored.len() - new.len()) as u64,
+            closed,
+        })
+    }
+
+    pub async fn findings(
+        &self,
+        filter: &FindingFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<StoredFinding>> {
+        let mut query = overlap_finding::Entity::find()
+            .filter(finding_condition(filter))
+            .order_by_asc(overlap_finding::Column::Id);
+        if let Some(after) = page.after {
+            query = query.filter(overlap_finding::Column::Id.gt(after));
+        }
+        let rows = query.limit(page.first + 1).all(&self.db).await?;
+        let page_rows = Page::from_overfetch(rows, page.first);
+        Ok(Page {
+            items: page_rows
+                .items
+                .into_iter()
+                .map(finding_of)
+                .collect::<StoreResult<_>>()?,
+            has_next_page: page_rows.has_next_page,
+        })
+    }
+
+    pub async fn count_findings(&self, filter: &FindingFilter) -> StoreResult<u64> {
+        Ok(overlap_finding::Entity::find()
+            .filter(finding_condition(filter))
+            .count(&self.db)
+            .await?)
+    }
+
+    /// One finding, if the caller may read both of its interventions.
+    pub async fn finding(&self, id: i64, scope: &ReadScope) -> StoreResult<Option<StoredFinding>> {
+        overlap_finding::Entity::find_by_id(id)
+            .filter(visible_pair(scope))
+            .one(&self.db)
+            .await?
+            .map(finding_of)
+            .transpose()
+    }
+
+    /// Every finding, for reports.
+    pub async fn all_findings(&self) -> StoreResult<Vec<StoredFinding>> {
+        overlap_finding::Entity::find()
+            .order_by_asc(overlap_finding::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(finding_of)
+            .collect()
+    }
+
+    pub async fn reviews(&self, finding: i64) -> StoreResult<Vec<Review>> {
+        overlap_review::Entity::find()
+            .filter(overlap_review::Column::FindingId.eq(finding))
+            .order_by_asc(overlap_review::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|r| {
+                Ok(Review {
+                    status: ReviewStatus::from_code(&r.status)
+                        .ok_or_else(|| corrupt("overlap_review.status"))?,
+                    note: r.note,
+                    reviewer: r.reviewer,
+                    at: r.at,
+                })
+            })
+            .collect()
+    }
+
+    /// Records a review: only someone who may see both sides and is a party (or coordinates
+    /// either side) may; history is kept.
+    pub async fn review_finding(
+        &self,
+        id: i64,
+        status: ReviewStatus,
+        note: Option<String>,
+        reviewer: &Principal,
+        actor: &Actor,
+    ) -> StoreResult<StoredFinding> {
+        let txn = self.db.begin().await?;
+        let row = overlap_finding::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let sides = assemble(
+            &txn,
+            intervention::Entity::find()
+                .filter(intervention::Column::Id.is_in([row.intervention_a, row.intervention_b]))
+                .order_by_asc(intervention::Column::Id)
+                .all(&txn)
+                .await?,
+        )
+        .await?;
+        let paths = paths_of(&txn, &sides).await?;
+        let facts: Vec<SideFacts> = sides
+            .iter()
+            .map(|i| {
+                (
+                    i.record.visibility,
+                    i.record.reporting_organisation,
+                    i.record
+                        .locations
+                        .iter()
+                        .filter_map(|l| paths.get(&l.pcode).cloned())
+                        .collect(),
+                    i.record
+                        .sectors
+                        .iter()
+                        .map(|s| (s.vocabulary, s.code.clone()))
+                        .collect(),
+                )
+            })
+            .collect();
+        let [a, b] = facts.as_slice() else {
+            return Err(StoreError::NotFound);
+        };
+        let (a, b) = (access_of(a), access_of(b));
+        if !may_see(&reviewer.read_scope(), &a, &b) {
+            return Err(StoreError::NotFound);
+        }
+        if !may_review(reviewer, &a, &b) {
+            return Err(StoreError::Forbidden);
+        }
+        let before = finding_of(row.clone())?;
+        let now = Utc::now();
+        let mut active: overlap_finding::ActiveModel = row.into();
+        active.status = Set(status.code().to_owned());
+        active.review_note = Set(note.clone());
+        active.reviewed_by = Set(actor.user.map(|u| u.0));
+        active.reviewed_at = Set(Some(now));
+        active.updated_at = Set(now);
+        let saved = finding_of(overlap_finding::Entity::update(active).exec(&txn).await?)?;
+        overlap_review::Entity::insert(overlap_review::ActiveModel {
+            finding_id: Set(id),
+            status: Set(status.code().to_owned()),
+            note: Set(note),
+            reviewer_user_id: Set(actor.user.map(|u| u.0)),
+            reviewer: Set(actor.label.clone()),
+            at: Set(now),
+            ..Default::default()
+        })
+        .exec(&txn)
+        .await?;
+        audit::record(
+            &txn,
+            actor,
+            AuditAction::Update,
+            "overlap_finding",
+            Some(id),
+            Some(&before.status.code()),
+            Some(&saved.status.code()),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(saved)
+    }
+}
