@@ -136,7 +136,7 @@ pub struct TestApp {
     /// An access token of the administrator.
     pub admin: String,
     child: Child,
-    _data_dir: tempfile::TempDir,
+    data_dir: std::sync::Arc<tempfile::TempDir>,
 }
 
 impl TestApp {
@@ -185,7 +185,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             admin: String::new(),
             child,
-            _data_dir: data_dir,
+            data_dir: std::sync::Arc::new(data_dir),
         };
         let output = Command::new(binary())
             .args(["user", "add", "--email", ADMIN_EMAIL, "--role", "ADMIN"])
@@ -202,6 +202,48 @@ impl TestApp {
         );
         app.admin = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
         Some(app)
+    }
+
+    /// Starts a second server process on the same database and data directory, as a
+    /// replica behind a load balancer would run. Its database is this one's: dropping it is
+    /// the first app's job.
+    pub async fn replica(&self) -> TestApp {
+        let mut child = Command::new(binary())
+            .args(["serve", "--bind", "127.0.0.1:0", "--database-pool", "4"])
+            .env("CONCORD_DATA_DIR", self.data_dir.path())
+            .env("CONCORD_DATABASE_URL", &self.database.url)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start a replica");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let address = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(address) = line.strip_prefix("concord listening on ") {
+                    return Some(address.to_owned());
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten()
+        .expect("the replica printed its address");
+        TestApp {
+            address,
+            database: TestDatabase {
+                url: self.database.url.clone(),
+                _dir: None,
+                postgres: None,
+            },
+            client: reqwest::Client::new(),
+            admin: self.admin.clone(),
+            child,
+            data_dir: self.data_dir.clone(),
+        }
     }
 
     /// Signs in and returns the access token.

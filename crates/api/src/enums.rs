@@ -141,3 +141,21 @@ mirror_enum!(
     /// What an API key may do for its organisation.
     KeyScope => concord_domain::access::KeyScope { Read => Read, ReadWrite => ReadWrite }
 );
+
+mirror_enum!(
+    /// Where an overlap finding stands.
+    ReviewStatus => concord_domain::review::ReviewStatus {
+        Open => Open,
+        ConfirmedDuplicate => ConfirmedDuplicate,
+        Complementary => Complementary,
+        Resolved => Resolved,
+    }
+);
+
+/// OVERLAP: two organisations doing the same work. PROBABLE_DUPLICATE_RECORD: one
+/// organisation's work entered twice.
+#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum FindingKind {
+    Overlap,
+    ProbableDuplicateRecord,
+}

@@ -6,6 +6,7 @@ pub mod access;
 pub mod auth;
 mod enums;
 pub mod error;
+pub mod events;
 mod inputs;
 mod loaders;
 mod paging;
@@ -15,10 +16,12 @@ mod types;
 
 use std::time::Duration;
 
+use async_graphql::Schema;
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::http::GraphiQLSource;
-use async_graphql::{EmptySubscription, Schema};
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::extract::State;
+use axum::extract::WebSocketUpgrade;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -27,25 +30,30 @@ use concord_store::Store;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
-pub use resolvers::{Mutation, Query};
+pub use resolvers::{Mutation, Query, Subscription};
 
-pub type ConcordSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type ConcordSchema = Schema<Query, Mutation, Subscription>;
 
 /// Largest request body accepted: a GraphQL document with its variables.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Builds the schema over a store and the authenticator that signs sessions.
-pub fn schema(store: Store, authenticator: Authenticator) -> ConcordSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+pub fn schema(
+    store: Store,
+    authenticator: Authenticator,
+    events: events::OverlapEvents,
+) -> ConcordSchema {
+    Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(store)
         .data(authenticator)
+        .data(events)
         .limit_depth(12)
         .finish()
 }
 
 /// The schema's SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), Subscription)
         .finish()
         .sdl()
 }
@@ -59,15 +67,17 @@ struct AppState {
     authenticator: Authenticator,
 }
 
-/// The HTTP surface: `POST /graphql`, GraphiQL at `GET /graphql`, `/healthz`, `/readyz`.
-pub fn router(store: Store, authenticator: Authenticator) -> Router {
+/// The HTTP surface: `POST /graphql`, GraphiQL at `GET /graphql`, subscriptions over
+/// WebSocket at `GET /graphql/ws` (graphql-transport-ws), `/healthz`, `/readyz`.
+pub fn router(store: Store, authenticator: Authenticator, events: events::OverlapEvents) -> Router {
     let state = AppState {
-        schema: schema(store.clone(), authenticator.clone()),
+        schema: schema(store.clone(), authenticator.clone(), events),
         store,
         authenticator,
     };
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql/ws", get(subscriptions))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
@@ -109,12 +119,56 @@ pub async fn execute(
     request: async_graphql::Request,
     caller: access::Caller,
 ) -> async_graphql::Response {
-    let request = loaders::register(request, store).data(caller);
+    let request = loaders::register(request, store, caller.principal.read_scope()).data(caller);
     schema.execute(request).await
 }
 
 async fn graphiql() -> impl IntoResponse {
-    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .finish(),
+    )
+}
+
+/// A WebSocket of subscriptions. The caller signs in with the connection's init payload
+/// (`{"authorization": "Bearer <token or API key>"}`) or the upgrade request's headers.
+async fn subscriptions(
+    State(state): State<AppState>,
+    protocol: GraphQLProtocol,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            let authenticator = state.authenticator.clone();
+            let store = state.store.clone();
+            GraphQLWebSocket::new(socket, state.schema.clone(), protocol)
+                .on_connection_init(move |payload| async move {
+                    let mut headers = headers;
+                    if let Some(value) = payload
+                        .get("authorization")
+                        .or_else(|| payload.get("Authorization"))
+                        .and_then(|v| v.as_str())
+                        && let Ok(value) = value.parse()
+                    {
+                        headers.insert(axum::http::header::AUTHORIZATION, value);
+                    }
+                    let caller = authenticator
+                        .authenticate(&headers)
+                        .await
+                        .map_err(|e| async_graphql::ErrorExtensions::extend(&e))?;
+                    let mut data = async_graphql::Data::default();
+                    loaders::RequestLoaders::new(&store, caller.principal.read_scope())
+                        .uncached()
+                        .into_data(&mut data);
+                    data.insert(caller);
+                    Ok(data)
+                })
+                .serve()
+        })
 }
 
 async fn healthz() -> impl IntoResponse {

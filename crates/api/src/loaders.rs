@@ -5,13 +5,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use concord_domain::access::ReadScope;
 use concord_domain::area::{Area, AreaId, Pcode};
-use concord_domain::intervention::InterventionId;
+use concord_domain::intervention::{Intervention, InterventionId};
 use concord_domain::need::ProgressReport;
 use concord_domain::organisation::{Organisation, OrganisationId};
 use concord_store::{Store, StoreError};
 
 pub struct OrganisationLoader(Store);
+/// Interventions as the caller may read them: built per request with the caller's scope.
+pub struct InterventionLoader(Store, ReadScope);
 pub struct AreaLoader(Store);
 pub struct ProgressLoader(Store);
 
@@ -63,6 +66,24 @@ impl Loader<Pcode> for AreaLoader {
     }
 }
 
+impl Loader<InterventionId> for InterventionLoader {
+    type Value = Intervention;
+    type Error = Arc<StoreError>;
+
+    async fn load(
+        &self,
+        keys: &[InterventionId],
+    ) -> Result<HashMap<InterventionId, Intervention>, Self::Error> {
+        Ok(self
+            .0
+            .interventions_by_ids(keys, &self.1)
+            .await?
+            .into_iter()
+            .map(|i| (i.id, i))
+            .collect())
+    }
+}
+
 impl Loader<InterventionId> for ProgressLoader {
     type Value = Vec<ProgressReport>;
     type Error = Arc<StoreError>;
@@ -82,29 +103,77 @@ impl Loader<InterventionId> for ProgressLoader {
 }
 
 /// Loaders live for one request, so their caches never serve another caller's data.
-/// Each caches what it loaded, so a list resolver can prime it for the whole page.
-pub fn register(request: async_graphql::Request, store: &Store) -> async_graphql::Request {
+/// One request's loaders, built with the caller's read scope.
+pub struct RequestLoaders {
+    organisations: Organisations,
+    areas: Areas,
+    progress: Progress,
+    interventions: Interventions,
+}
+
+impl RequestLoaders {
+    pub fn new(store: &Store, scope: ReadScope) -> Self {
+        RequestLoaders {
+            organisations: DataLoader::with_cache(
+                OrganisationLoader(store.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
+            areas: DataLoader::with_cache(
+                AreaLoader(store.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
+            progress: DataLoader::with_cache(
+                ProgressLoader(store.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
+            interventions: DataLoader::with_cache(
+                InterventionLoader(store.clone(), scope),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
+        }
+    }
+
+    /// A subscription lives for a whole connection: its loaders batch but never cache, so
+    /// each event shows the records as they are now.
+    pub fn uncached(self) -> Self {
+        self.organisations.enable_all_cache(false);
+        self.areas.enable_all_cache(false);
+        self.progress.enable_all_cache(false);
+        self.interventions.enable_all_cache(false);
+        self
+    }
+
+    pub fn into_data(self, data: &mut async_graphql::Data) {
+        data.insert(self.organisations);
+        data.insert(self.areas);
+        data.insert(self.progress);
+        data.insert(self.interventions);
+    }
+}
+
+/// Loaders live for one request, so their caches never serve another caller's data. Each
+/// caches what it loaded, so a list resolver can prime it for the whole page.
+pub fn register(
+    request: async_graphql::Request,
+    store: &Store,
+    scope: ReadScope,
+) -> async_graphql::Request {
+    let loaders = RequestLoaders::new(store, scope);
     request
-        .data(DataLoader::with_cache(
-            OrganisationLoader(store.clone()),
-            tokio::spawn,
-            HashMapCache::default(),
-        ))
-        .data(DataLoader::with_cache(
-            AreaLoader(store.clone()),
-            tokio::spawn,
-            HashMapCache::default(),
-        ))
-        .data(DataLoader::with_cache(
-            ProgressLoader(store.clone()),
-            tokio::spawn,
-            HashMapCache::default(),
-        ))
+        .data(loaders.organisations)
+        .data(loaders.areas)
+        .data(loaders.progress)
+        .data(loaders.interventions)
 }
 
 pub type Organisations = DataLoader<OrganisationLoader, HashMapCache>;
 pub type Areas = DataLoader<AreaLoader, HashMapCache>;
 pub type Progress = DataLoader<ProgressLoader, HashMapCache>;
+pub type Interventions = DataLoader<InterventionLoader, HashMapCache>;
 
 /// Loads, in one statement each, the organisations and areas a page of interventions refers
 /// to, when the query asks for them. Batching by delay alone splits a large page into

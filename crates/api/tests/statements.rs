@@ -139,7 +139,8 @@ async fn statements_for_a_page(url: &str, first: usize) -> usize {
         store: store.clone(),
         public_read: true,
     };
-    let schema = concord_api::schema(store.clone(), authenticator);
+    let events = concord_api::events::OverlapEvents::start(&store).await;
+    let schema = concord_api::schema(store.clone(), authenticator, events);
     let query = format!(
         "{{ interventions(first: {first}) {{ edges {{ node {{ title
             reportingOrganisation {{ name }}

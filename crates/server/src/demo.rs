@@ -75,14 +75,16 @@ pub async fn load(store: &Store, size: u64, seed: u64) -> anyhow::Result<()> {
     }
     written += store.create_interventions(&batch, &actor).await?;
     bar.finish_and_clear();
+    let overlaps = crate::overlaps::recompute(store).await?;
 
     println!(
-        "demo data loaded in {:.1}s: {} areas, {} organisations, {} needs, {} interventions",
+        "demo data loaded in {:.1}s: {} areas, {} organisations, {} needs, {} interventions, {} overlap findings",
         started.elapsed().as_secs_f64(),
         areas.inserted,
         organisation_ids.len(),
         needs.len(),
-        written
+        written,
+        overlaps.findings
     );
     Ok(())
 }

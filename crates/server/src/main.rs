@@ -5,6 +5,7 @@
 mod config;
 mod demo;
 mod import;
+mod overlaps;
 mod users;
 
 use std::net::SocketAddr;
@@ -55,6 +56,11 @@ enum Command {
     User {
         #[command(subcommand)]
         what: users::UserCommand,
+    },
+    /// Overlap findings: recompute them all, or report them.
+    Overlaps {
+        #[command(subcommand)]
+        what: overlaps::OverlapCommand,
     },
     /// Register organisations from the command line.
     Org {
@@ -122,6 +128,10 @@ async fn main() -> anyhow::Result<()> {
             let store = open(&cli.database_url, cli.database_pool).await?;
             users::user(&store, what).await
         }
+        Command::Overlaps { what } => {
+            let store = open(&cli.database_url, cli.database_pool).await?;
+            overlaps::run(&store, what).await
+        }
         Command::Org { what } => {
             let store = open(&cli.database_url, cli.database_pool).await?;
             users::org(&store, what).await
@@ -177,7 +187,8 @@ async fn serve(
     tracing::info!(%address, database = %redact(url), "serving");
     // Tests and scripts read this line to find a port chosen by the system.
     println!("concord listening on http://{address}");
-    axum::serve(listener, concord_api::router(store, authenticator))
+    let events = concord_api::events::OverlapEvents::start(&store).await;
+    axum::serve(listener, concord_api::router(store, authenticator, events))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("stopped");

@@ -55,6 +55,8 @@ pub struct InterventionFilter {
 pub struct WrittenIntervention {
     pub intervention: Intervention,
     pub overlaps: Vec<crate::StoredFinding>,
+    /// The ids of the findings this write opened, to announce to subscribers.
+    pub new_findings: Vec<i64>,
 }
 
 /// Interventions written together in one transaction.
@@ -555,11 +557,12 @@ impl Store {
             Some(&stored),
         )
         .await?;
-        let overlaps = Store::check_overlaps_in(&txn, &stored).await?;
+        let (overlaps, new_findings) = Store::check_overlaps_in(&txn, &stored).await?;
         txn.commit().await?;
         Ok(WrittenIntervention {
             intervention: stored,
             overlaps,
+            new_findings,
         })
     }
 
@@ -670,11 +673,12 @@ impl Store {
             Some(&stored),
         )
         .await?;
-        let overlaps = Store::check_overlaps_in(&txn, &stored).await?;
+        let (overlaps, new_findings) = Store::check_overlaps_in(&txn, &stored).await?;
         txn.commit().await?;
         Ok(WrittenIntervention {
             intervention: stored,
             overlaps,
+            new_findings,
         })
     }
 
@@ -750,6 +754,23 @@ impl Store {
             items: assemble(&self.db, page_rows.items).await?,
             has_next_page: page_rows.has_next_page,
         })
+    }
+
+    /// Many interventions by id in a handful of statements, those the caller may read.
+    pub async fn interventions_by_ids(
+        &self,
+        ids: &[InterventionId],
+        scope: &ReadScope,
+    ) -> StoreResult<Vec<Intervention>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = intervention::Entity::find()
+            .filter(intervention::Column::Id.is_in(ids.iter().map(|i| i.0)))
+            .filter(readable(scope))
+            .all(&self.db)
+            .await?;
+        assemble(&self.db, rows).await
     }
 
     pub async fn count_interventions(&self, filter: &InterventionFilter) -> StoreResult<u64> {

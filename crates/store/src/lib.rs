@@ -26,7 +26,9 @@ pub use identity::{
 };
 pub use interventions::{InterventionFilter, NewInterventionBatch, WrittenIntervention};
 pub use needs::NeedFilter;
-pub use overlaps::{FindingFilter, OVERLAP_CHANNEL, Recomputation, Review, StoredFinding};
+pub use overlaps::{
+    FindingFilter, OVERLAP_CHANNEL, OverlapListener, Recomputation, Review, StoredFinding,
+};
 
 /// The most rows one page may hold, whatever a client asks for.
 pub const MAX_PAGE_SIZE: u64 = 500;
@@ -94,6 +96,11 @@ impl Store {
 
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// PostgreSQL carries events between replicas (LISTEN/NOTIFY); SQLite serves one process.
+    pub fn is_postgres(&self) -> bool {
+        self.backend() == DatabaseBackend::Postgres
     }
 
     pub fn backend(&self) -> DatabaseBackend {

@@ -66,6 +66,8 @@ pub struct FindingFilter {
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     pub intervention: Option<InterventionId>,
+    /// One finding by id (subscriptions match each new finding against their filter).
+    pub id: Option<i64>,
 }
 
 /// What a recomputation did.
@@ -425,6 +427,9 @@ fn finding_condition(filter: &FindingFilter) -> Condition {
     if let Some(min) = filter.min_score {
         cond = cond.add(C::Score.gte(min));
     }
+    if let Some(id) = filter.id {
+        cond = cond.add(C::Id.eq(id));
+    }
     if let Some(id) = filter.intervention {
         cond = cond.add(
             Condition::any()
@@ -498,7 +503,7 @@ impl Store {
     pub(crate) async fn check_overlaps_in<C: ConnectionTrait>(
         db: &C,
         written: &Intervention,
-    ) -> StoreResult<Vec<StoredFinding>> {
+    ) -> StoreResult<(Vec<StoredFinding>, Vec<i64>)> {
         let paths = paths_of(db, std::slice::from_ref(written)).await?;
         let previous: Vec<i64> = overlap_finding::Entity::find()
             .select_only()
@@ -514,7 +519,7 @@ impl Store {
             .await?;
         let Some(candidate) = candidate_of(written, &paths) else {
             close_findings(db, &previous).await?;
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         };
         let findings = if candidate.status.is_live() {
             let candidates = candidates_for(db, &candidate).await?;
@@ -536,7 +541,7 @@ impl Store {
             .collect();
         close_findings(db, &vanished).await?;
         notify(db, &new).await?;
-        Ok(stored)
+        Ok((stored, new))
     }
 
     /// Recomputes every finding with the sort-and-sweep: keeps the review of every pair that
@@ -757,5 +762,43 @@ impl Store {
         .await?;
         txn.commit().await?;
         Ok(saved)
+    }
+}
+
+/// New findings announced by any replica, through PostgreSQL LISTEN/NOTIFY.
+pub struct OverlapListener(sea_orm::sqlx::postgres::PgListener);
+
+impl OverlapListener {
+    /// The id of the next new finding. Errors mean the connection dropped: listen again.
+    pub async fn next(&mut self) -> StoreResult<i64> {
+        loop {
+            let notification = self
+                .0
+                .recv()
+                .await
+                .map_err(|e| StoreError::Unavailable(sea_orm::DbErr::Custom(e.to_string())))?;
+            if let Ok(id) = notification.payload().parse() {
+                return Ok(id);
+            }
+        }
+    }
+}
+
+impl Store {
+    /// Listens for new findings written through any process on this database. None on
+    /// SQLite, where one process serves and announces its own findings.
+    pub async fn listen_overlaps(&self) -> StoreResult<Option<OverlapListener>> {
+        if self.backend() != DatabaseBackend::Postgres {
+            return Ok(None);
+        }
+        let pool = self.db.get_postgres_connection_pool();
+        let mut listener = sea_orm::sqlx::postgres::PgListener::connect_with(pool)
+            .await
+            .map_err(|e| StoreError::Unavailable(sea_orm::DbErr::Custom(e.to_string())))?;
+        listener
+            .listen(OVERLAP_CHANNEL)
+            .await
+            .map_err(|e| StoreError::Unavailable(sea_orm::DbErr::Custom(e.to_string())))?;
+        Ok(Some(OverlapListener(listener)))
     }
 }

@@ -9,6 +9,7 @@ mod interventions;
 mod matrix;
 mod needs;
 mod organisations;
+mod overlaps;
 mod support;
 
 /// Runs a scenario `async fn name(app: TestApp)` once per backend.

@@ -18,6 +18,13 @@
 //!   read-write key. Whoever reads the record but may not write it gets FORBIDDEN.
 //!   Updates and deletes send a wrong `expectedVersion`, so the records never change and
 //!   the callers allowed to write get CONFLICT: proof they passed visibility and permission.
+//! - Overlap findings: B reports one PUBLIC intervention that overlaps each of A's records,
+//!   so every record of A is one side of an OVERLAP finding whose other side everyone
+//!   reads. A finding is seen by whoever reads both sides, so exactly where the caller
+//!   reads A's record; one the caller cannot see is absent from `overlaps` and its
+//!   `totalCount`, and reviewing it is NOT_FOUND. Among those who see it, reviewers are
+//!   the administrator, coordinators whose scope covers either side, and the editors and
+//!   read-write keys of A or B; anyone else who sees it gets FORBIDDEN.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -120,6 +127,7 @@ enum Op {
     Users,
     ApiKeys,
     AuditEvents,
+    Overlaps,
     // Mutation
     CreateOrganisation,
     CreateIntervention,
@@ -137,10 +145,11 @@ enum Op {
     DeactivateUser,
     CreateApiKey,
     RevokeApiKey,
+    ReviewOverlap,
 }
 
 impl Op {
-    const ALL: [Op; 28] = [
+    const ALL: [Op; 30] = [
         Op::Organisations,
         Op::Organisation,
         Op::Areas,
@@ -153,6 +162,7 @@ impl Op {
         Op::Users,
         Op::ApiKeys,
         Op::AuditEvents,
+        Op::Overlaps,
         Op::CreateOrganisation,
         Op::CreateIntervention,
         Op::UpdateIntervention,
@@ -169,6 +179,7 @@ impl Op {
         Op::DeactivateUser,
         Op::CreateApiKey,
         Op::RevokeApiKey,
+        Op::ReviewOverlap,
     ];
 
     /// The root type and field name in the schema.
@@ -186,6 +197,7 @@ impl Op {
             Op::Users => ("Query", "users"),
             Op::ApiKeys => ("Query", "apiKeys"),
             Op::AuditEvents => ("Query", "auditEvents"),
+            Op::Overlaps => ("Query", "overlaps"),
             Op::CreateOrganisation => ("Mutation", "createOrganisation"),
             Op::CreateIntervention => ("Mutation", "createIntervention"),
             Op::UpdateIntervention => ("Mutation", "updateIntervention"),
@@ -202,6 +214,7 @@ impl Op {
             Op::DeactivateUser => ("Mutation", "deactivateUser"),
             Op::CreateApiKey => ("Mutation", "createApiKey"),
             Op::RevokeApiKey => ("Mutation", "revokeApiKey"),
+            Op::ReviewOverlap => ("Mutation", "reviewOverlap"),
         }
     }
 
@@ -215,6 +228,8 @@ impl Op {
                 | Op::UpdateIntervention
                 | Op::DeleteIntervention
                 | Op::ReportProgress
+                | Op::Overlaps
+                | Op::ReviewOverlap
         )
     }
 
@@ -265,9 +280,13 @@ fn expected(op: Op, who: Who, record: Option<Rec>) -> Outcome {
         (Organisations | Organisation | Areas | Area | Sectors | Needs | Me, None)
                                                            => [YES, YES, YES, YES, YES, YES, YES, YES, YES],
         // Reading interventions: PUBLIC anyone, PARTNERS signed in, RESTRICTED A and scope.
-        (Intervention | Interventions, Some(Public))       => [YES, YES, YES, YES, YES, YES, YES, YES, YES],
-        (Intervention | Interventions, Some(Partners))     => [HID, YES, YES, YES, YES, YES, YES, YES, YES],
-        (Intervention | Interventions, Some(Restricted))   => [HID, YES, YES, HID, YES, HID, YES, YES, YES],
+        // A finding is seen where both sides are read; B's side is PUBLIC, so where A's is.
+        (Intervention | Interventions | Overlaps, Some(Public))
+                                                           => [YES, YES, YES, YES, YES, YES, YES, YES, YES],
+        (Intervention | Interventions | Overlaps, Some(Partners))
+                                                           => [HID, YES, YES, YES, YES, YES, YES, YES, YES],
+        (Intervention | Interventions | Overlaps, Some(Restricted))
+                                                           => [HID, YES, YES, HID, YES, HID, YES, YES, YES],
         // Changing A's interventions (wrong expectedVersion: CONFLICT once allowed).
         (UpdateIntervention | DeleteIntervention, Some(Public | Partners))
                                                            => [UNA, FOR, CON, FOR, FOR, FOR, CON, FOR, CON],
@@ -276,6 +295,11 @@ fn expected(op: Op, who: Who, record: Option<Rec>) -> Outcome {
         (ReportProgress, Some(Public | Partners))          => [UNA, FOR, YES, FOR, FOR, FOR, YES, FOR, YES],
         (ReportProgress, Some(Restricted))                 => [UNA, FOR, YES, NTF, FOR, NTF, YES, FOR, YES],
         (CreateIntervention, None)                         => [UNA, FOR, YES, FOR, FOR, FOR, YES, FOR, YES],
+        // Reviewing the finding of A's record and B's: among those who see it, the
+        // administrator, coordinators covering either side (ET02 + WSH covers both, ET04
+        // neither), A's and B's editors and read-write keys.
+        (ReviewOverlap, Some(Public | Partners))           => [UNA, FOR, YES, YES, YES, FOR, YES, FOR, YES],
+        (ReviewOverlap, Some(Restricted))                  => [UNA, FOR, YES, NTF, YES, NTF, YES, FOR, YES],
         // The audit trail of each record: administrators and coordinators, who see the
         // events of the interventions they may read and no others.
         (AuditEvents, Some(Public | Partners))             => [UNA, FOR, FOR, FOR, YES, YES, YES, FOR, FOR],
@@ -347,6 +371,10 @@ struct Matrix<'a> {
     key_write: String,
     /// (record, id)
     records: Vec<(Rec, String)>,
+    /// B's PUBLIC intervention, the other side of every finding.
+    record_b: String,
+    /// (record of A, id of its OVERLAP finding with B's record)
+    findings: Vec<(Rec, String)>,
     /// A throwaway user the user-administration cases act on.
     target_user: String,
 }
@@ -372,6 +400,15 @@ impl Matrix<'_> {
             .iter()
             .find(|(r, _)| *r == record)
             .expect("every record is created")
+            .1
+    }
+
+    fn finding_id(&self, record: Rec) -> &str {
+        &self
+            .findings
+            .iter()
+            .find(|(r, _)| *r == record)
+            .expect("every record has its finding")
             .1
     }
 
@@ -518,6 +555,7 @@ async fn setup(app: &TestApp) -> Matrix<'_> {
         let id = created["id"].as_str().expect("an id").to_owned();
         records.push((record, id));
     }
+    let (record_b, findings) = create_record_b(app, &org_b, &records).await;
     let target_user = app
         .data_as(
             &app.admin,
@@ -545,8 +583,65 @@ async fn setup(app: &TestApp) -> Matrix<'_> {
         key_read_id,
         key_write,
         records,
+        record_b,
+        findings,
         target_user,
     }
+}
+
+/// B's PUBLIC WASH intervention in ET0201, at the same time as A's records, created as the
+/// administrator, who sees every finding: its payload lists one OVERLAP finding with each
+/// of A's records. Returns its id and which finding pairs it with which record.
+async fn create_record_b(
+    app: &TestApp,
+    org_b: &str,
+    records: &[(Rec, String)],
+) -> (String, Vec<(Rec, String)>) {
+    let mut input = water_input(org_b, "matrix-b-overlapping");
+    input["locations"] = json!([{ "pcode": "ET0201", "target": 2000 }]);
+    input["visibility"] = json!("PUBLIC");
+    let data = app
+        .data_as(
+            &app.admin,
+            "mutation($input: InterventionInput!) {
+                createIntervention(input: $input) {
+                    intervention { id visibility }
+                    overlaps { id kind interventionA { id } interventionB { id } }
+                }
+            }",
+            json!({ "input": input }),
+        )
+        .await;
+    let created = &data["createIntervention"];
+    assert_eq!(created["intervention"]["visibility"], "PUBLIC");
+    let record_b = created["intervention"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let overlaps = created["overlaps"].as_array().expect("the overlaps");
+    assert_eq!(
+        overlaps.len(),
+        records.len(),
+        "one finding with each of A's records: {overlaps:?}"
+    );
+    let mut findings = Vec::new();
+    for (record, id) in records {
+        let paired: Vec<&Value> = overlaps
+            .iter()
+            .filter(|f| {
+                let (a, b) = (&f["interventionA"]["id"], &f["interventionB"]["id"]);
+                (a == id.as_str() && b == record_b.as_str())
+                    || (a == record_b.as_str() && b == id.as_str())
+            })
+            .collect();
+        let [finding] = paired.as_slice() else {
+            panic!("not one finding of {record:?} and B's record: {overlaps:?}");
+        };
+        assert_eq!(finding["kind"], "OVERLAP", "{record:?}");
+        let finding = finding["id"].as_str().expect("a finding id").to_owned();
+        findings.push((*record, finding));
+    }
+    (record_b, findings)
 }
 
 /// Fails on an operation of the schema the matrix does not know, or one it knows the
@@ -618,7 +713,7 @@ async fn access_matrix(app: &TestApp) {
         .map(|op| Who::ALL.len() * op.records().len())
         .sum();
     assert_eq!(cases, implied, "every cell of the table runs once");
-    assert_eq!(implied, 9 * (22 + 6 * 3));
+    assert_eq!(implied, 9 * (22 + 8 * 3));
     assert!(
         failures.is_empty(),
         "{} of {cases} access matrix cases failed:\n{}",
@@ -638,6 +733,55 @@ async fn access_matrix(app: &TestApp) {
         assert_eq!(data["intervention"]["version"], 1, "{record:?}");
         assert_eq!(data["intervention"]["visibility"], record.visibility());
     }
+
+    // Every allowed review, and only those, was recorded: the status, and one step of the
+    // history per caller the table lets review.
+    for (record, id) in &m.findings {
+        let data = app
+            .data_as(
+                &app.admin,
+                "query($b: ID!) {
+                    overlaps(filter: { organisationId: $b }, first: 500) {
+                        nodes {
+                            id status reviewNote reviews { status note }
+                            interventionA { id } interventionB { id }
+                        }
+                    }
+                }",
+                json!({ "b": m.org_b }),
+            )
+            .await;
+        let nodes = data["overlaps"]["nodes"].as_array().expect("the findings");
+        let finding = nodes
+            .iter()
+            .find(|f| f["id"] == id.as_str())
+            .unwrap_or_else(|| panic!("the finding of {record:?} is listed to the administrator"));
+        let sides = [
+            &finding["interventionA"]["id"],
+            &finding["interventionB"]["id"],
+        ];
+        assert!(
+            sides.contains(&&json!(m.record_id(*record))) && sides.contains(&&json!(m.record_b)),
+            "{record:?}: {finding}"
+        );
+        let reviewers = Who::ALL
+            .iter()
+            .filter(|who| expected(Op::ReviewOverlap, **who, Some(*record)) == YES)
+            .count();
+        let reviews = finding["reviews"].as_array().expect("the reviews");
+        assert_eq!(reviews.len(), reviewers, "{record:?}: {finding}");
+        assert!(
+            reviews.iter().all(|r| r["status"] == "COMPLEMENTARY"),
+            "{record:?}: {finding}"
+        );
+        assert_eq!(finding["status"], "COMPLEMENTARY", "{record:?}");
+        assert!(
+            finding["reviewNote"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("complementary, says ")),
+            "{record:?}: {finding}"
+        );
+    }
 }
 
 /// Runs one cell of the matrix.
@@ -656,6 +800,7 @@ async fn case(m: &Matrix<'_>, op: Op, who: Who, record: Option<Rec>) -> (Outcome
         Op::Users => users(m, who).await,
         Op::ApiKeys => api_keys(m, who).await,
         Op::AuditEvents => audit_events(m, who, rec()).await,
+        Op::Overlaps => overlaps(m, who, rec()).await,
         Op::CreateOrganisation => create_organisation_case(m, who).await,
         Op::CreateIntervention => create_intervention_case(m, who).await,
         Op::UpdateIntervention => update_intervention(m, who, rec()).await,
@@ -672,6 +817,7 @@ async fn case(m: &Matrix<'_>, op: Op, who: Who, record: Option<Rec>) -> (Outcome
         Op::DeactivateUser => deactivate_user(m, who).await,
         Op::CreateApiKey => create_api_key(m, who).await,
         Op::RevokeApiKey => revoke_api_key(m, who).await,
+        Op::ReviewOverlap => review_overlap(m, who, rec()).await,
     }
 }
 
@@ -886,6 +1032,42 @@ async fn audit_events(m: &Matrix<'_>, who: Who, record: Rec) -> (Outcome, Value)
                 Some(0) if nodes.is_empty() => Outcome::Hidden,
                 Some(n) if n == nodes.len() as u64 && all_this => Outcome::Data,
                 _ => Outcome::Unexpected("data, but not this record's events".into()),
+            }
+        },
+    )
+    .await
+}
+
+/// The finding of a record and B's, listed with a filter on B and without one, each with a
+/// count that is the findings listed.
+async fn overlaps(m: &Matrix<'_>, who: Who, record: Rec) -> (Outcome, Value) {
+    let id = m.finding_id(record);
+    m.call(
+        who,
+        "query($b: ID!) {
+            filtered: overlaps(filter: { organisationId: $b }, first: 500) {
+                totalCount nodes { id } pageInfo { hasNextPage }
+            }
+            all: overlaps(first: 500) { totalCount nodes { id } pageInfo { hasNextPage } }
+        }",
+        json!({ "b": m.org_b }),
+        |d| {
+            let mut listed = Vec::new();
+            for list in [&d["filtered"], &d["all"]] {
+                let nodes = ids(&list["nodes"]);
+                if list["totalCount"] != nodes.len() || list["pageInfo"]["hasNextPage"] != false {
+                    return Outcome::Unexpected(
+                        "data, but a count is not the findings listed".into(),
+                    );
+                }
+                listed.push(nodes.contains(&id));
+            }
+            match listed.as_slice() {
+                [true, true] => Outcome::Data,
+                [false, false] => Outcome::Hidden,
+                _ => Outcome::Unexpected(
+                    "data, but listed with the filter on B and without it differently".into(),
+                ),
             }
         },
     )
@@ -1123,6 +1305,29 @@ async fn revoke_api_key(m: &Matrix<'_>, who: Who) -> (Outcome, Value) {
                 d["revokeApiKey"]["id"] == key.as_str()
                     && d["revokeApiKey"]["revokedAt"].is_string(),
                 "not revoked",
+            )
+        },
+    )
+    .await
+}
+
+/// Says the finding of a record and B's is complementary work (again, for later callers).
+async fn review_overlap(m: &Matrix<'_>, who: Who, record: Rec) -> (Outcome, Value) {
+    let id = m.finding_id(record);
+    let note = format!("complementary, says {who}");
+    m.call(
+        who,
+        "mutation($id: ID!, $note: String) {
+            reviewOverlap(id: $id, status: COMPLEMENTARY, note: $note) { id status reviewNote }
+        }",
+        json!({ "id": id, "note": note }),
+        |d| {
+            let reviewed = &d["reviewOverlap"];
+            data_if(
+                reviewed["id"] == id
+                    && reviewed["status"] == "COMPLEMENTARY"
+                    && reviewed["reviewNote"] == note.as_str(),
+                "not this finding as reviewed",
             )
         },
     )

@@ -10,10 +10,12 @@ use super::area_path;
 use crate::access::{self, read_scope};
 use crate::enums::ActivityStatus;
 use crate::error::{ApiError, ApiResult};
+use crate::events::OverlapEvents;
 use crate::inputs::InterventionInput;
 use crate::paging::{IdCursor, page_request};
 use crate::scalars::Date;
-use crate::types::{Intervention, InterventionCount, parse_id, store};
+use crate::types::{Intervention, InterventionCount, OverlapFinding, parse_id, store};
+use concord_store::WrittenIntervention;
 
 #[derive(InputObject, Default)]
 pub struct InterventionFilter {
@@ -135,6 +137,29 @@ async fn record_restricted_reads(
 #[derive(SimpleObject)]
 pub struct InterventionPayload {
     intervention: Intervention,
+    /// Possible duplication found at write time: the findings of this intervention that
+    /// the writer may see (both sides readable).
+    overlaps: Vec<OverlapFinding>,
+}
+
+/// Announces new findings and keeps those the writer may see for the payload.
+async fn payload(
+    ctx: &Context<'_>,
+    written: WrittenIntervention,
+) -> ApiResult<InterventionPayload> {
+    ctx.data_unchecked::<OverlapEvents>()
+        .announce(&written.new_findings);
+    let scope = access::principal(ctx).read_scope();
+    let mut overlaps = Vec::new();
+    for finding in written.overlaps {
+        if let Some(visible) = store(ctx).finding(finding.id, &scope).await? {
+            overlaps.push(OverlapFinding(visible));
+        }
+    }
+    Ok(InterventionPayload {
+        intervention: Intervention(written.intervention),
+        overlaps,
+    })
 }
 
 #[derive(SimpleObject)]
@@ -156,12 +181,10 @@ impl InterventionMutation {
         access::signed_in(ctx)?;
         let record = NewIntervention::parse(&input.into_domain()?)?;
         access::require(ctx, |p| p.may_write_for(record.reporting_organisation))?;
-        let stored = store(ctx)
+        let written = store(ctx)
             .create_intervention(&record, access::actor(ctx))
             .await?;
-        Ok(InterventionPayload {
-            intervention: Intervention(stored.intervention),
-        })
+        payload(ctx, written).await
     }
 
     /// Replaces an intervention. `expectedVersion` is the version the caller last read; if
@@ -180,9 +203,7 @@ impl InterventionMutation {
         let stored = store(ctx)
             .update_intervention(id, expected_version, writer, &record, access::actor(ctx))
             .await?;
-        Ok(InterventionPayload {
-            intervention: Intervention(stored.intervention),
-        })
+        payload(ctx, stored).await
     }
 
     /// Deletes an intervention and its progress reports, if `expectedVersion` is current.

@@ -5,6 +5,7 @@ mod identity;
 mod interventions;
 mod needs;
 mod organisations;
+mod overlaps;
 mod sectors;
 
 use async_graphql::{Context, MergedObject};
@@ -21,6 +22,7 @@ pub struct Query(
     interventions::InterventionQuery,
     needs::NeedQuery,
     identity::IdentityQuery,
+    overlaps::OverlapQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -29,7 +31,10 @@ pub struct Mutation(
     interventions::InterventionMutation,
     needs::NeedMutation,
     identity::IdentityMutation,
+    overlaps::OverlapMutation,
 );
+
+pub use overlaps::Subscription;
 
 /// Resolves a P-code a client filters by to its place in the hierarchy. An unknown P-code
 /// is a mistake worth saying, not an empty result.

@@ -160,6 +160,28 @@ impl Intervention {
         self.0.updated_at
     }
 
+    /// Overlap findings of this intervention that the caller may see (both sides
+    /// readable), the strongest first.
+    async fn overlaps(&self, ctx: &Context<'_>) -> ApiResult<Vec<super::OverlapFinding>> {
+        let filter = concord_store::FindingFilter {
+            scope: crate::access::read_scope(ctx)?,
+            intervention: Some(self.0.id),
+            ..Default::default()
+        };
+        let page = super::store(ctx)
+            .findings(
+                &filter,
+                concord_store::PageRequest {
+                    after: None,
+                    first: concord_store::MAX_PAGE_SIZE,
+                },
+            )
+            .await?;
+        let mut findings: Vec<_> = page.items.into_iter().map(super::OverlapFinding).collect();
+        findings.sort_by(|a, b| b.0.finding.score.total_cmp(&a.0.finding.score));
+        Ok(findings)
+    }
+
     /// People reached, period by period, oldest first.
     async fn progress(&self, ctx: &Context<'_>) -> ApiResult<Vec<ProgressReport>> {
         Ok(ctx

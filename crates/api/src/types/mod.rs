@@ -4,6 +4,7 @@ mod area;
 mod intervention;
 mod need;
 mod organisation;
+mod overlap;
 mod population;
 mod sector;
 
@@ -11,6 +12,7 @@ pub use area::{Area, AreaConnection, area_connection};
 pub use intervention::{Intervention, InterventionCount};
 pub use need::{Need, NeedCount, ProgressReport};
 pub use organisation::{Organisation, OrganisationCount};
+pub use overlap::{FindingCount, OverlapFinding};
 pub use population::Population;
 pub use sector::{Sector, SectorCount};
 
