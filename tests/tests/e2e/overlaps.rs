@@ -135,7 +135,7 @@ async fn detected_at_write_time_and_reviewed(app: &TestApp) {
     let update = app
         .data_as(
             &editor_b,
-            &format!("mutation($id: ID!, $input: InterventionInput!) {{ updateIntervention(id: $id, expectedVersion: 1, input: $input) {{ overlaps {{ id }} }} }}"),
+            "mutation($id: ID!, $input: InterventionInput!) { updateIntervention(id: $id, expectedVersion: 1, input: $input) { overlaps { id } } }",
             json!({ "id": second["intervention"]["id"], "input": moved }),
         )
         .await;
