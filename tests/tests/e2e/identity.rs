@@ -441,3 +441,115 @@ async fn configured_eddsa_keys_sign_tokens() {
     assert_eq!(me["me"]["role"], "ADMIN");
     app.stop().await;
 }
+
+/// Tokens of an external OIDC issuer are accepted when its keys (a JWKS file) and its
+/// claim-to-role mapping are configured: the person must be known here by email, and the
+/// role comes from the issuer's claim.
+#[tokio::test]
+async fn external_oidc_tokens_map_to_local_users() {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+
+    let keys = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../crates/api/src/auth/testdata"
+    );
+    // The issuer's key pair; its public half goes into a JWKS file, as Keycloak publishes it.
+    let public_pem =
+        std::fs::read_to_string(format!("{keys}/test-ed25519-next-public.pem")).unwrap();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(
+            public_pem
+                .lines()
+                .filter(|l| !l.starts_with("-----"))
+                .collect::<String>(),
+        )
+        .unwrap();
+    let raw = &der[der.len() - 32..];
+    let jwks = json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": "kc-1", "x": URL_SAFE_NO_PAD.encode(raw) }] });
+    let dir = tempfile::tempdir().unwrap();
+    let jwks_file = dir.path().join("jwks.json");
+    std::fs::write(&jwks_file, jwks.to_string()).unwrap();
+    let issuer = "https://keycloak.test/realms/concord";
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[
+            ("CONCORD_OIDC_ISSUER", issuer),
+            ("CONCORD_OIDC_AUDIENCE", "concord"),
+            ("CONCORD_OIDC_JWKS_FILE", jwks_file.to_str().unwrap()),
+            ("CONCORD_OIDC_ROLES_CLAIM", "realm_access.roles"),
+            ("CONCORD_OIDC_ROLE_MAP", "concord-coordinator=COORDINATOR"),
+        ],
+    )
+    .await
+    .unwrap();
+    app.user("person@agency.test", "VIEWER", &[]).await;
+
+    let signing = EncodingKey::from_ed_pem(
+        &std::fs::read(format!("{keys}/test-ed25519-next-private.pem")).unwrap(),
+    )
+    .unwrap();
+    let token = |email: &str, jku: Option<&str>| {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some("kc-1".into());
+        header.jku = jku.map(str::to_owned);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let claims = json!({
+            "iss": issuer, "aud": "concord", "sub": "kc-user-1", "iat": now, "nbf": now, "exp": now + 300,
+            "email": email, "email_verified": true, "typ": "Bearer",
+            "realm_access": { "roles": ["offline_access", "concord-coordinator"] },
+        });
+        encode(&header, &claims, &signing).unwrap()
+    };
+
+    let me = app
+        .data_as(&token("person@agency.test", None), ME, json!({}))
+        .await;
+    assert_eq!(me["me"]["signedIn"], true);
+    assert_eq!(
+        me["me"]["role"], "COORDINATOR",
+        "the role comes from the issuer's mapped claim"
+    );
+
+    let (status, _) = app
+        .request(Some(&token("stranger@agency.test", None)), ME, json!({}))
+        .await;
+    assert_eq!(status, 401, "unknown people are refused");
+
+    // A header pointing at other keys changes nothing: only the configured JWKS verifies.
+    let (status, _) = app
+        .request(
+            Some(&token(
+                "person@agency.test",
+                Some("https://attacker.test/jwks.json"),
+            )),
+            ME,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let forged = {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some("kc-1".into());
+        header.jku = Some("https://attacker.test/jwks.json".into());
+        let other = EncodingKey::from_ed_pem(
+            &std::fs::read(format!("{keys}/test-ed25519-current-private.pem")).unwrap(),
+        )
+        .unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        encode(
+            &header,
+            &json!({ "iss": issuer, "aud": "concord", "sub": "x", "iat": now, "nbf": now, "exp": now + 300, "email": "person@agency.test", "email_verified": true }),
+            &other,
+        )
+        .unwrap()
+    };
+    let (status, _) = app.request(Some(&forged), ME, json!({})).await;
+    assert_eq!(status, 401, "signed by a key the JWKS does not hold");
+    app.stop().await;
+}
