@@ -6,6 +6,7 @@
 pub mod access;
 pub mod area;
 pub mod demo;
+pub mod demo_bench;
 pub mod error;
 pub mod intervention;
 pub mod need;

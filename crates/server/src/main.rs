@@ -2,6 +2,7 @@
 //! schema, loads demo data and imports reference tables. Configuration comes from flags or
 //! `CONCORD_*` environment variables, once, at start-up.
 
+mod bench;
 mod config;
 mod demo;
 mod import;
@@ -36,6 +37,10 @@ struct Cli {
         default_value_t = 10
     )]
     database_pool: u32,
+
+    /// The lowest score a pair of interventions needs to be stored as an overlap finding.
+    #[arg(long, global = true, env = "CONCORD_OVERLAP_MIN_SCORE", default_value_t = concord_store::DEFAULT_OVERLAP_MIN_SCORE)]
+    overlap_min_score: f64,
 
     #[command(subcommand)]
     command: Command,
@@ -81,6 +86,11 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Benchmarks on generated data (timings only, no assertions).
+    Bench {
+        #[command(subcommand)]
+        what: bench::BenchCommand,
+    },
     /// Import reference data.
     Import {
         #[command(subcommand)]
@@ -116,44 +126,47 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => {
-            let store = open(&cli.database_url, cli.database_pool).await?;
+            let store = open(&cli.database_url, cli.database_pool, cli.overlap_min_score).await?;
             println!("migrations applied");
             drop(store);
             Ok(())
         }
         Command::Serve { bind, auth } => {
-            serve(&cli.database_url, cli.database_pool, bind, &auth).await
+            let store = open(&cli.database_url, cli.database_pool, cli.overlap_min_score).await?;
+            serve(store, &cli.database_url, bind, &auth).await
         }
         Command::User { what } => {
-            let store = open(&cli.database_url, cli.database_pool).await?;
+            let store = open(&cli.database_url, cli.database_pool, cli.overlap_min_score).await?;
             users::user(&store, what).await
         }
         Command::Overlaps { what } => {
-            let store = open(&cli.database_url, cli.database_pool).await?;
+            let store = open(&cli.database_url, cli.database_pool, cli.overlap_min_score).await?;
             overlaps::run(&store, what).await
         }
         Command::Org { what } => {
-            let store = open(&cli.database_url, cli.database_pool).await?;
+            let store = open(&cli.database_url, cli.database_pool, cli.overlap_min_score).await?;
             users::org(&store, what).await
         }
         Command::Demo { size, seed } => {
-            let store = open(&cli.database_url, cli.database_pool).await?;
+            let store = open(&cli.database_url, cli.database_pool, cli.overlap_min_score).await?;
             demo::load(&store, size, seed).await
         }
+        Command::Bench { what } => bench::run(what).await,
         Command::Import {
             what: ImportCommand::Areas { file },
         } => {
-            let store = open(&cli.database_url, cli.database_pool).await?;
+            let store = open(&cli.database_url, cli.database_pool, cli.overlap_min_score).await?;
             import::areas(&store, &file).await
         }
     }
 }
 
 /// Connects and applies pending migrations.
-async fn open(url: &str, pool: u32) -> anyhow::Result<Store> {
+async fn open(url: &str, pool: u32, min_score: f64) -> anyhow::Result<Store> {
     let store = Store::connect(url, pool)
         .await
-        .with_context(|| format!("cannot open the database at {}", redact(url)))?;
+        .with_context(|| format!("cannot open the database at {}", redact(url)))?
+        .with_overlap_min_score(min_score);
     store.migrate().await.context("cannot apply migrations")?;
     Ok(store)
 }
@@ -173,12 +186,11 @@ fn redact(url: &str) -> String {
 }
 
 async fn serve(
+    store: Store,
     url: &str,
-    pool: u32,
     bind: SocketAddr,
     auth: &config::AuthArgs,
 ) -> anyhow::Result<()> {
-    let store = open(url, pool).await?;
     let authenticator = auth.authenticator(store.clone())?;
     let listener = tokio::net::TcpListener::bind(bind)
         .await

@@ -557,7 +557,8 @@ impl Store {
             Some(&stored),
         )
         .await?;
-        let (overlaps, new_findings) = Store::check_overlaps_in(&txn, &stored).await?;
+        let (overlaps, new_findings) =
+            Store::check_overlaps_in(&txn, &stored, self.overlap_min_score).await?;
         txn.commit().await?;
         Ok(WrittenIntervention {
             intervention: stored,
@@ -673,7 +674,8 @@ impl Store {
             Some(&stored),
         )
         .await?;
-        let (overlaps, new_findings) = Store::check_overlaps_in(&txn, &stored).await?;
+        let (overlaps, new_findings) =
+            Store::check_overlaps_in(&txn, &stored, self.overlap_min_score).await?;
         txn.commit().await?;
         Ok(WrittenIntervention {
             intervention: stored,

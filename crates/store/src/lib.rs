@@ -62,7 +62,12 @@ impl<T> Page<T> {
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    /// Pairs scoring below this are not stored as findings (see `with_overlap_min_score`).
+    overlap_min_score: f64,
 }
+
+/// The default lowest score a pair needs to be stored as a finding.
+pub const DEFAULT_OVERLAP_MIN_SCORE: f64 = 0.2;
 
 impl Store {
     /// Connects to `sqlite://PATH` (created if missing, in WAL mode) or `postgres://...`.
@@ -86,12 +91,28 @@ impl Store {
         let db = Database::connect(options)
             .await
             .map_err(StoreError::Unavailable)?;
-        Ok(Store { db })
+        Ok(Store {
+            db,
+            overlap_min_score: DEFAULT_OVERLAP_MIN_SCORE,
+        })
     }
 
     /// Wraps an existing connection (tests attach a statement counter to theirs).
     pub fn from_connection(db: DatabaseConnection) -> Self {
-        Store { db }
+        Store {
+            db,
+            overlap_min_score: DEFAULT_OVERLAP_MIN_SCORE,
+        }
+    }
+
+    /// Sets the lowest score a pair needs to be stored as a finding. A province-wide
+    /// programme meets every district activity of its cluster below it; at a registry's
+    /// density most such pairs score low, and storing them all would bury the duplication
+    /// coordinators need to see.
+    #[must_use]
+    pub fn with_overlap_min_score(mut self, min_score: f64) -> Self {
+        self.overlap_min_score = min_score.clamp(0.0, 1.0);
+        self
     }
 
     pub fn connection(&self) -> &DatabaseConnection {

@@ -10,7 +10,7 @@ use concord_domain::area::{AreaPath, Pcode};
 use concord_domain::intervention::{Intervention, InterventionId};
 use concord_domain::need::NeedSector;
 use concord_domain::overlap::{self, Finding, FindingKind, NeedLookup, OverlapCandidate, Reasons};
-use concord_domain::reference::{self, SectorVocabulary};
+use concord_domain::reference::SectorVocabulary;
 use concord_domain::review::{ReviewStatus, candidate_of, may_review, may_see};
 use concord_domain::values::{ActivityStatus, Visibility};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -24,6 +24,17 @@ use crate::entity::{area, intervention, need, overlap_finding, overlap_review};
 use crate::interventions::{assemble, in_any_sector, located_in_any, readable};
 use crate::organisations::corrupt;
 use crate::{Page, PageRequest, Store, StoreError, StoreResult};
+
+/// A stored pair as the recomputation reads it: id, the two interventions, kind, status,
+/// review note and score.
+type StoredPairRow = (i64, i64, i64, String, String, Option<String>, f64);
+/// The unique key of a finding: the two interventions and the kind.
+type PairKey = (i64, i64, String);
+/// What a recomputation needs of a stored pair: id, status, review note, score.
+type PairState = (i64, String, Option<String>, f64);
+
+/// How the system's own closing notes begin, so a recomputation can reopen what it closed.
+const CLOSED_NOTE: &str = "closed:";
 
 /// The PostgreSQL channel that carries new findings to every replica.
 pub const OVERLAP_CHANNEL: &str = "concord_overlap";
@@ -167,36 +178,6 @@ async fn paths_of<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// Every sector key a record could match through the crosswalk: its codes, their clusters,
-/// and everything under those clusters and categories. A superset: the rule decides.
-fn matching_sectors(sectors: &[(SectorVocabulary, String)]) -> Vec<(SectorVocabulary, String)> {
-    let mut out: HashSet<(SectorVocabulary, String)> = HashSet::new();
-    for (vocabulary, code) in sectors {
-        out.insert((*vocabulary, code.clone()));
-        if let Some(expanded) = reference::expand_sector_filter(code) {
-            out.extend(expanded);
-        }
-        if let Some(sector) = reference::sector(*vocabulary, code) {
-            for cluster in &sector.clusters {
-                if let Some(expanded) = reference::expand_sector_filter(cluster) {
-                    out.extend(expanded);
-                }
-            }
-            if let Some(category) = &sector.category {
-                out.insert((SectorVocabulary::Dac3, category.clone()));
-            }
-            if let Some(parent) = &sector.parent_cluster
-                && let Some(expanded) = reference::expand_sector_filter(parent)
-            {
-                out.extend(expanded);
-            }
-        }
-    }
-    let mut out: Vec<_> = out.into_iter().collect();
-    out.sort();
-    out
-}
-
 fn live() -> Condition {
     Condition::all().add(intervention::Column::Status.is_not_in([
         ActivityStatus::Closed.code(),
@@ -234,7 +215,7 @@ async fn candidates_for<C: ConnectionTrait>(
     );
     let mut cond = live()
         .add(intervention::Column::Id.ne(written.id.0))
-        .add(in_any_sector(&matching_sectors(&written.sectors)))
+        .add(in_any_sector(&overlap::matching_sectors(&written.sectors)))
         .add(
             Condition::any()
                 .add(located_in_any(&written.locations))
@@ -344,14 +325,17 @@ async fn close_findings<C: ConnectionTrait>(db: &C, ids: &[i64]) -> StoreResult<
         return Ok(0);
     }
     let now = Utc::now();
-    let note = "closed: the pair no longer overlaps";
+    let note = format!("{CLOSED_NOTE} the pair no longer overlaps");
     for chunk in ids.chunks(1000) {
         overlap_finding::Entity::update_many()
             .col_expr(
                 overlap_finding::Column::Status,
                 Expr::value(ReviewStatus::Resolved.code()),
             )
-            .col_expr(overlap_finding::Column::ReviewNote, Expr::value(note))
+            .col_expr(
+                overlap_finding::Column::ReviewNote,
+                Expr::value(note.clone()),
+            )
             .col_expr(overlap_finding::Column::ReviewedAt, Expr::value(now))
             .col_expr(overlap_finding::Column::UpdatedAt, Expr::value(now))
             .filter(overlap_finding::Column::Id.is_in(chunk.iter().copied()))
@@ -360,7 +344,7 @@ async fn close_findings<C: ConnectionTrait>(db: &C, ids: &[i64]) -> StoreResult<
         overlap_review::Entity::insert_many(chunk.iter().map(|id| overlap_review::ActiveModel {
             finding_id: Set(*id),
             status: Set(ReviewStatus::Resolved.code().to_owned()),
-            note: Set(Some(note.to_owned())),
+            note: Set(Some(note.clone())),
             reviewer_user_id: Set(None),
             reviewer: Set("concord".to_owned()),
             at: Set(now),
@@ -503,6 +487,7 @@ impl Store {
     pub(crate) async fn check_overlaps_in<C: ConnectionTrait>(
         db: &C,
         written: &Intervention,
+        min_score: f64,
     ) -> StoreResult<(Vec<StoredFinding>, Vec<i64>)> {
         let paths = paths_of(db, std::slice::from_ref(written)).await?;
         let previous: Vec<i64> = overlap_finding::Entity::find()
@@ -530,6 +515,9 @@ impl Store {
                 .collect();
             let needs = load_needs(db, Some(&pcodes)).await?;
             overlap::check_one(&candidate, &candidates, &needs)
+                .into_iter()
+                .filter(|f| f.score >= min_score)
+                .collect()
         } else {
             Vec::new()
         };
@@ -571,37 +559,131 @@ impl Store {
             progress(candidates.len() as u64, total);
         }
         let needs = load_needs(&self.db, None).await?;
-        let findings = overlap::sweep(&candidates, &needs);
+        let mut findings = overlap::sweep(&candidates, &needs);
+        findings.retain(|f| f.score >= self.overlap_min_score);
+        drop(candidates);
 
         let txn = self.db.begin().await?;
-        let open: Vec<(i64, i64, i64, String)> = overlap_finding::Entity::find()
+        // Every stored pair, whatever its status, keyed as the unique index is.
+        let known: Vec<StoredPairRow> = overlap_finding::Entity::find()
             .select_only()
             .column(overlap_finding::Column::Id)
             .column(overlap_finding::Column::InterventionA)
             .column(overlap_finding::Column::InterventionB)
             .column(overlap_finding::Column::Kind)
-            .filter(overlap_finding::Column::Status.ne(ReviewStatus::Resolved.code()))
+            .column(overlap_finding::Column::Status)
+            .column(overlap_finding::Column::ReviewNote)
+            .column(overlap_finding::Column::Score)
             .into_tuple()
             .all(&txn)
             .await?;
-        let found: HashSet<(i64, i64, &str)> = findings
-            .iter()
-            .map(|f| (f.a.0, f.b.0, f.kind.code()))
+        let mut known: HashMap<PairKey, PairState> = known
+            .into_iter()
+            .map(|(id, a, b, kind, status, note, score)| ((a, b, kind), (id, status, note, score)))
             .collect();
-        let vanished: Vec<i64> = open
-            .iter()
-            .filter(|(_, a, b, kind)| !found.contains(&(*a, *b, kind.as_str())))
-            .map(|(id, ..)| *id)
+        let now = Utc::now();
+        let mut fresh = Vec::new();
+        let mut updated = 0;
+        let mut reopened = Vec::new();
+        for f in &findings {
+            match known.remove(&(f.a.0, f.b.0, f.kind.code().to_owned())) {
+                None => fresh.push(f),
+                Some((id, status, note, score)) => {
+                    let closed_by_us = status == ReviewStatus::Resolved.code()
+                        && note.as_deref().is_some_and(|n| n.starts_with(CLOSED_NOTE));
+                    if closed_by_us {
+                        reopened.push(id);
+                    }
+                    if (score - f.score).abs() > 1e-9 || closed_by_us {
+                        let reasons = serde_json::to_value(&f.reasons)
+                            .map_err(|_| corrupt("overlap_finding.reasons"))?;
+                        let mut update = overlap_finding::Entity::update_many()
+                            .col_expr(overlap_finding::Column::Score, Expr::value(f.score))
+                            .col_expr(overlap_finding::Column::Reasons, Expr::value(reasons))
+                            .col_expr(overlap_finding::Column::UpdatedAt, Expr::value(now));
+                        if closed_by_us {
+                            update = update
+                                .col_expr(
+                                    overlap_finding::Column::Status,
+                                    Expr::value(ReviewStatus::Open.code()),
+                                )
+                                .col_expr(
+                                    overlap_finding::Column::ReviewNote,
+                                    Expr::value(Option::<String>::None),
+                                );
+                        }
+                        update
+                            .filter(overlap_finding::Column::Id.eq(id))
+                            .exec(&txn)
+                            .await?;
+                    }
+                    updated += 1;
+                }
+            }
+        }
+        // What is left of the stored pairs no longer overlaps.
+        let vanished: Vec<i64> = known
+            .into_values()
+            .filter(|(_, status, ..)| status != ReviewStatus::Resolved.code())
+            .map(|(id, ..)| id)
             .collect();
-        let (stored, new) = upsert_findings(&txn, &findings).await?;
+        let mut new_ids = Vec::with_capacity(fresh.len());
+        for chunk in fresh.chunks(500) {
+            let rows = chunk
+                .iter()
+                .map(|f| {
+                    Ok(overlap_finding::ActiveModel {
+                        intervention_a: Set(f.a.0),
+                        intervention_b: Set(f.b.0),
+                        kind: Set(f.kind.code().to_owned()),
+                        score: Set(f.score),
+                        reasons: Set(serde_json::to_value(&f.reasons)
+                            .map_err(|_| corrupt("overlap_finding.reasons"))?),
+                        status: Set(ReviewStatus::Open.code().to_owned()),
+                        detected_at: Set(now),
+                        updated_at: Set(now),
+                        ..Default::default()
+                    })
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            overlap_finding::Entity::insert_many(rows)
+                .exec(&txn)
+                .await?;
+            let firsts: Vec<i64> = chunk.iter().map(|f| f.a.0).collect();
+            let inserted: Vec<(i64, i64, i64, String)> = overlap_finding::Entity::find()
+                .select_only()
+                .column(overlap_finding::Column::Id)
+                .column(overlap_finding::Column::InterventionA)
+                .column(overlap_finding::Column::InterventionB)
+                .column(overlap_finding::Column::Kind)
+                .filter(overlap_finding::Column::InterventionA.is_in(firsts))
+                .filter(overlap_finding::Column::DetectedAt.eq(now))
+                .into_tuple()
+                .all(&txn)
+                .await?;
+            let wanted: HashSet<(i64, i64, &str)> = chunk
+                .iter()
+                .map(|f| (f.a.0, f.b.0, f.kind.code()))
+                .collect();
+            new_ids.extend(
+                inserted
+                    .into_iter()
+                    .filter(|(_, a, b, kind)| wanted.contains(&(*a, *b, kind.as_str())))
+                    .map(|(id, ..)| id),
+            );
+        }
         let closed = close_findings(&txn, &vanished).await?;
-        notify(&txn, &new).await?;
+        // Announcing every pair of a first recomputation would flood subscribers with
+        // history; live events are for what is found as it happens.
+        if new_ids.len() <= 1_000 {
+            notify(&txn, &new_ids).await?;
+        }
         txn.commit().await?;
         Ok(Recomputation {
-            candidates: candidates.len() as u64,
-            findings: stored.len() as u64,
-            new: new.len() as u64,
-            updated: (stored.len() - new.len()) as u64,
+            candidates: total,
+            findings: findings.len() as u64,
+            new: new_ids.len() as u64,
+            updated,
             closed,
         })
     }

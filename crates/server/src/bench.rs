@@ -1,0 +1,1357 @@
+//! `concord bench overlaps`: how long overlap detection takes at 10,000 to 1,000,000
+//! interventions, on the engine alone, end to end from SQLite and PostgreSQL, at write time,
+//! and against the best self-join PostgreSQL can run on the same tables.
+//!
+//! A measurement, not a test: it asserts nothing about timings. Data come from the demo
+//! generator's benchmark profile (`concord_domain::demo_bench`), streamed in batches so
+//! memory stays bounded while loading. Each size gets a fresh SQLite file in a temporary
+//! directory and, with `--postgres-url`, a fresh database `concord_bench_<size>` on that
+//! server; both are removed at the end. Steps predicted (from the previous size) to take
+//! longer than `--max-step-minutes` or more memory than the machine has are skipped and
+//! reported as such, so a run at a million does not stall or exhaust the machine.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand};
+use concord_domain::demo_bench;
+use concord_domain::intervention::{Intervention, InterventionId, NewIntervention};
+use concord_domain::organisation::{NewOrganisation, OrganisationId};
+use concord_domain::overlap::{self, FindingKind, NoNeeds};
+use concord_domain::review::candidate_of;
+use concord_store::{Actor, Recomputation, Store};
+use indicatif::{ProgressBar, ProgressStyle};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, TransactionTrait};
+use serde_json::{Value, json};
+
+/// Interventions written per transaction while loading, as `concord demo` does.
+const BATCH: usize = 1_000;
+/// Seed offset of the interventions written one by one after loading, so they are new.
+const WRITE_SEED: u64 = 0x5EED_0001;
+/// PostgreSQL memory for the self-join's hashes and sorts, so it is not measured spilling
+/// to disk with the 4 MB default.
+const SQL_WORK_MEM: &str = "256MB";
+const PERIOD_INDEX: &str = "bench_intervention_period";
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Overlap detection: the engine alone, recomputation from SQLite and PostgreSQL, the
+    /// write-time check, and a PostgreSQL self-join for comparison.
+    Overlaps(OverlapArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct OverlapArgs {
+    /// Numbers of interventions, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [10_000u64, 100_000, 1_000_000])]
+    sizes: Vec<u64>,
+    /// A PostgreSQL server to measure on as well (`postgres://USER@HOST:PORT/DB`); the
+    /// benchmark creates and drops `concord_bench_<size>` there.
+    #[arg(long)]
+    postgres_url: Option<String>,
+    /// Write the results as JSON to this file (rewritten after every size).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Seed of the generator.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Write-time checks to time at the largest size, on each database.
+    #[arg(long, default_value_t = 200)]
+    writes: usize,
+    /// Measure the engine only, without databases.
+    #[arg(long)]
+    engine_only: bool,
+    /// Skip a database step predicted, from the previous size, to take longer than this.
+    #[arg(long, default_value_t = 40)]
+    max_step_minutes: u64,
+    /// Cancel each SQL self-join after this many seconds.
+    #[arg(long, default_value_t = 900)]
+    sql_timeout_secs: u64,
+    /// Keep the benchmark databases instead of dropping them (to inspect plans by hand).
+    #[arg(long)]
+    keep_databases: bool,
+}
+
+pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Overlaps(args) => overlaps(args).await,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Results
+// ---------------------------------------------------------------------------------------
+
+#[derive(Clone, Debug, Default)]
+struct EngineRun {
+    size: u64,
+    candidates: u64,
+    live: u64,
+    build: Duration,
+    sweep: Duration,
+    findings: u64,
+    duplicates: u64,
+    candidates_bytes: Option<u64>,
+    sweep_peak_bytes: Option<u64>,
+    skipped: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+struct StoreRun {
+    backend: &'static str,
+    size: u64,
+    load: Duration,
+    recompute: Option<(Duration, Recomputation)>,
+    skipped: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+struct Latencies {
+    samples: Vec<Duration>,
+}
+
+impl Latencies {
+    fn percentile(&self, p: f64) -> Duration {
+        let mut sorted = self.samples.clone();
+        sorted.sort_unstable();
+        if sorted.is_empty() {
+            return Duration::ZERO;
+        }
+        // Nearest rank.
+        let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+        sorted[rank.clamp(1, sorted.len()) - 1]
+    }
+
+    fn total(&self) -> Duration {
+        self.samples.iter().sum()
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "count": self.samples.len(),
+            "p50_ms": ms(self.percentile(50.0)),
+            "p99_ms": ms(self.percentile(99.0)),
+            "max_ms": ms(self.percentile(100.0)),
+            "total_s": self.total().as_secs_f64(),
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+struct WriteRun {
+    backend: &'static str,
+    size: u64,
+    checked: Latencies,
+    plain: Latencies,
+    findings: u64,
+}
+
+#[derive(Clone, Debug)]
+struct SqlAttempt {
+    result: Result<(u64, Duration), String>,
+    plan: String,
+}
+
+impl SqlAttempt {
+    fn time(&self) -> Option<Duration> {
+        self.result.as_ref().ok().map(|(_, d)| *d)
+    }
+
+    fn json(&self) -> Value {
+        match &self.result {
+            Ok((pairs, time)) => {
+                json!({ "pairs": pairs, "seconds": time.as_secs_f64(), "plan": self.plan })
+            }
+            Err(e) => json!({ "error": e, "plan": self.plan }),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct SqlRun {
+    size: u64,
+    without_index: SqlAttempt,
+    with_index: SqlAttempt,
+    index_build: Duration,
+    index_used: bool,
+}
+
+impl SqlRun {
+    fn best(&self) -> Option<Duration> {
+        match (self.without_index.time(), self.with_index.time()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Results {
+    machine: Value,
+    engine: Vec<EngineRun>,
+    stores: Vec<StoreRun>,
+    sql: Vec<SqlRun>,
+    writes: Vec<WriteRun>,
+}
+
+// ---------------------------------------------------------------------------------------
+// The run
+// ---------------------------------------------------------------------------------------
+
+async fn overlaps(args: OverlapArgs) -> anyhow::Result<()> {
+    let mut sizes = args.sizes.clone();
+    sizes.sort_unstable();
+    sizes.dedup();
+    sizes.retain(|&s| s > 0);
+    let largest = *sizes.last().context("no size to measure")?;
+    let mut results = Results {
+        machine: machine(args.postgres_url.as_deref()).await,
+        ..Default::default()
+    };
+    println!("{}", describe_machine(&results.machine));
+
+    for &size in &sizes {
+        println!("\n== {} interventions ==", fmt_size(size));
+        let engine = match engine_guard(&results.engine, size) {
+            Some(reason) => EngineRun {
+                size,
+                skipped: Some(reason),
+                ..Default::default()
+            },
+            None => engine(size, args.seed)?,
+        };
+        println!("{}", engine_line(&engine));
+        results.engine.push(engine.clone());
+
+        if !args.engine_only {
+            let mut backends: Vec<Backend> = vec![Backend::Sqlite];
+            if let Some(url) = &args.postgres_url {
+                backends.push(Backend::Postgres(url.clone()));
+            }
+            for backend in backends {
+                let run = measure_store(&args, &backend, size, size == largest, &mut results)
+                    .await
+                    .with_context(|| format!("{} at {}", backend.name(), fmt_size(size)))?;
+                println!("{}", store_line(&run));
+                results.stores.push(run);
+            }
+        }
+        if let Some(out) = &args.out {
+            write_json(out, &args, &results)?;
+        }
+    }
+
+    println!("\n{}", tables(&results));
+    if let Some(out) = &args.out {
+        write_json(out, &args, &results)?;
+        println!("results written to {}", out.display());
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. The engine alone
+// ---------------------------------------------------------------------------------------
+
+/// Candidates straight from the generator (the paths derived from the country's areas, as
+/// the store would materialise them), then one timed `overlap::sweep`.
+fn engine(size: u64, seed: u64) -> anyhow::Result<EngineRun> {
+    let areas = demo_bench::country();
+    let paths = demo_bench::area_paths(&areas);
+    let ids: Vec<OrganisationId> = (1..=demo_bench::ORGANISATIONS as i64)
+        .map(OrganisationId)
+        .collect();
+    let epoch: DateTime<Utc> = DateTime::UNIX_EPOCH;
+
+    let peak_reset = reset_peak();
+    let before = rss();
+    let started = Instant::now();
+    let mut candidates = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    for (i, input) in demo_bench::interventions(size, seed, &ids).enumerate() {
+        let record = NewIntervention::parse(&input)
+            .map_err(|e| anyhow!("generated intervention {}: {e}", input.external_id))?;
+        let intervention = Intervention {
+            id: InterventionId(i as i64 + 1),
+            version: 1,
+            created_at: epoch,
+            updated_at: epoch,
+            record,
+        };
+        candidates.extend(candidate_of(&intervention, &paths));
+    }
+    let build = started.elapsed();
+    let live = candidates.iter().filter(|c| c.status.is_live()).count() as u64;
+    let after_build = rss();
+
+    let sweep_reset = reset_peak();
+    let started = Instant::now();
+    let findings = overlap::sweep(&candidates, &NoNeeds);
+    let sweep = started.elapsed();
+    let peak = peak_rss();
+    let duplicates = findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::ProbableDuplicateRecord)
+        .count() as u64;
+    let run = EngineRun {
+        size,
+        candidates: candidates.len() as u64,
+        live,
+        build,
+        sweep,
+        findings: findings.len() as u64,
+        duplicates,
+        candidates_bytes: match (peak_reset, before, after_build) {
+            (true, Some(b), Some(a)) => Some(a.saturating_sub(b)),
+            _ => None,
+        },
+        sweep_peak_bytes: match (sweep_reset, after_build, peak) {
+            (true, Some(a), Some(p)) => Some(p.saturating_sub(a)),
+            _ => None,
+        },
+        skipped: None,
+    };
+    drop(findings);
+    drop(candidates);
+    Ok(run)
+}
+
+/// Skips the engine when the previous size predicts more memory than is available: the
+/// findings grow with the square of the size at a fixed geography.
+fn engine_guard(previous: &[EngineRun], size: u64) -> Option<String> {
+    let prev = previous.iter().rev().find(|r| r.skipped.is_none())?;
+    let available = mem_available()?;
+    let growth = size as f64 / prev.size as f64;
+    let predicted = prev.candidates_bytes.unwrap_or(0) as f64 * growth
+        + prev.sweep_peak_bytes.unwrap_or(0) as f64 * growth * growth;
+    (predicted > 0.8 * available as f64).then(|| {
+        format!(
+            "skipped: predicted {} of memory (about {} findings), {} available",
+            fmt_bytes(predicted as u64),
+            fmt_count((prev.findings as f64 * growth * growth) as u64),
+            fmt_bytes(available)
+        )
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// 2-4. Databases
+// ---------------------------------------------------------------------------------------
+
+enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Backend {
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres(_) => "PostgreSQL",
+        }
+    }
+}
+
+/// A fresh database for one size, removed when `finish` is called.
+struct Scratch {
+    url: String,
+    sqlite_dir: Option<PathBuf>,
+    postgres: Option<(DatabaseConnection, String)>,
+}
+
+impl Scratch {
+    async fn create(backend: &Backend, size: u64) -> anyhow::Result<Self> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir()
+                    .join(format!("concord-bench-{}-{size}", std::process::id()));
+                if dir.exists() {
+                    std::fs::remove_dir_all(&dir)?;
+                }
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+                Ok(Scratch {
+                    url: format!("sqlite://{}", dir.join("bench.db").display()),
+                    sqlite_dir: Some(dir),
+                    postgres: None,
+                })
+            }
+            Backend::Postgres(url) => {
+                let name = format!("concord_bench_{size}");
+                let admin = Store::connect(url, 1)
+                    .await
+                    .context("cannot connect to the PostgreSQL server")?
+                    .connection()
+                    .clone();
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await?;
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .with_context(|| format!("cannot create the database {name}"))?;
+                Ok(Scratch {
+                    url: with_database(url, &name)?,
+                    sqlite_dir: None,
+                    postgres: Some((admin, name)),
+                })
+            }
+        }
+    }
+
+    async fn finish(self, keep: bool) -> anyhow::Result<()> {
+        if keep {
+            println!("  kept {}", self.url);
+            return Ok(());
+        }
+        if let Some(dir) = &self.sqlite_dir {
+            std::fs::remove_dir_all(dir)
+                .with_context(|| format!("cannot remove {}", dir.display()))?;
+        }
+        if let Some((admin, name)) = &self.postgres {
+            admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await?;
+            admin.close_by_ref().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Replaces the database name of a `postgres://` URL, keeping its query string.
+fn with_database(url: &str, name: &str) -> anyhow::Result<String> {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let authority = base.find("://").context("the URL has no scheme")? + 3;
+    let path = base[authority..]
+        .find('/')
+        .map_or(base.len(), |i| authority + i);
+    let mut out = format!("{}/{name}", &base[..path]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    Ok(out)
+}
+
+async fn measure_store(
+    args: &OverlapArgs,
+    backend: &Backend,
+    size: u64,
+    largest: bool,
+    results: &mut Results,
+) -> anyhow::Result<StoreRun> {
+    let name = backend.name();
+    if let Some(reason) = load_guard(results, name, size, args.max_step_minutes) {
+        return Ok(StoreRun {
+            backend: name,
+            size,
+            load: Duration::ZERO,
+            recompute: None,
+            skipped: Some(reason),
+        });
+    }
+    let scratch = Scratch::create(backend, size).await?;
+    let outcome = measure_in(args, backend, &scratch.url, size, largest, results).await;
+    let cleanup = scratch.finish(args.keep_databases).await;
+    let run = outcome?;
+    cleanup?;
+    Ok(run)
+}
+
+async fn measure_in(
+    args: &OverlapArgs,
+    backend: &Backend,
+    url: &str,
+    size: u64,
+    largest: bool,
+    results: &mut Results,
+) -> anyhow::Result<StoreRun> {
+    let name = backend.name();
+    let store = Store::connect(url, 4).await?;
+    store.migrate().await?;
+
+    let (organisations, load) = load(&store, size, args.seed, name).await?;
+    let postgres = matches!(backend, Backend::Postgres(_));
+    if postgres {
+        // Fresh statistics, as autovacuum would have gathered on a live server.
+        store.connection().execute_unprepared("ANALYZE").await?;
+    }
+    println!("  {name}: loaded in {}", fmt_secs(load));
+
+    let mut run = StoreRun {
+        backend: name,
+        size,
+        load,
+        recompute: None,
+        skipped: None,
+    };
+    match recompute_guard(results, name, size, args.max_step_minutes) {
+        Some(reason) => run.skipped = Some(reason),
+        None => {
+            let started = Instant::now();
+            let summary = recompute(&store, name).await?;
+            run.recompute = Some((started.elapsed(), summary));
+        }
+    }
+    if postgres {
+        let sql = self_join(&store, size, args.sql_timeout_secs).await?;
+        println!("{}", sql_line(&sql));
+        results.sql.push(sql);
+    }
+    if largest && args.writes > 0 {
+        let writes = write_time(&store, name, size, args.seed, &organisations, args.writes).await?;
+        println!("{}", write_line(&writes));
+        results.writes.push(writes);
+    }
+    store.connection().close_by_ref().await?;
+    Ok(run)
+}
+
+/// The country, the organisations, then the interventions through the bulk path in
+/// batches of 1,000, streamed from the generator.
+async fn load(
+    store: &Store,
+    size: u64,
+    seed: u64,
+    backend: &str,
+) -> anyhow::Result<(Vec<OrganisationId>, Duration)> {
+    let actor = Actor::command("bench");
+    let started = Instant::now();
+    store
+        .import_areas(&demo_bench::country(), &actor)
+        .await
+        .context("importing the benchmark country")?;
+    let mut ids = Vec::with_capacity(demo_bench::ORGANISATIONS);
+    for input in demo_bench::organisations() {
+        let org = NewOrganisation::parse(&input)
+            .map_err(|e| anyhow!("benchmark organisation {}: {e}", input.name))?;
+        ids.push(store.create_organisation(&org, &actor).await?.id);
+    }
+    let bar = ProgressBar::new(size);
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} loading {backend} {{bar:40}} {{pos}}/{{len}} ({{per_sec}}, {{eta}} left)"
+        ))
+        .context("progress bar template")?,
+    );
+    let mut batch = Vec::with_capacity(BATCH);
+    for input in demo_bench::interventions(size, seed, &ids) {
+        batch.push(
+            NewIntervention::parse(&input)
+                .map_err(|e| anyhow!("generated intervention {}: {e}", input.external_id))?,
+        );
+        if batch.len() == BATCH {
+            bar.inc(store.create_interventions(&batch, &actor).await?);
+            batch.clear();
+        }
+    }
+    bar.inc(store.create_interventions(&batch, &actor).await?);
+    bar.finish_and_clear();
+    Ok((ids, started.elapsed()))
+}
+
+async fn recompute(store: &Store, backend: &str) -> anyhow::Result<Recomputation> {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} recomputing on {backend}: {{msg}} {{bar:30}} {{pos}}/{{len}} ({{elapsed}})"
+        ))
+        .context("progress bar template")?,
+    );
+    bar.set_message("loading candidates");
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let progress = |loaded: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(loaded);
+        if loaded >= total {
+            bar.set_message("sweeping and storing findings");
+        }
+    };
+    let summary = store.recompute_overlaps(&progress).await?;
+    bar.finish_and_clear();
+    Ok(summary)
+}
+
+fn previous_store<'a>(results: &'a Results, backend: &str, size: u64) -> Option<&'a StoreRun> {
+    results
+        .stores
+        .iter()
+        .rev()
+        .find(|r| r.backend == backend && r.size < size && r.skipped.is_none())
+}
+
+/// Loading is linear in the size.
+fn load_guard(results: &Results, backend: &str, size: u64, max_minutes: u64) -> Option<String> {
+    let prev = previous_store(results, backend, size)?;
+    let predicted = prev.load.as_secs_f64() * size as f64 / prev.size as f64;
+    (predicted > max_minutes as f64 * 60.0).then(|| {
+        format!(
+            "skipped: loading predicted to take {} (over {max_minutes} min)",
+            fmt_secs(Duration::from_secs_f64(predicted))
+        )
+    })
+}
+
+/// Recomputation is dominated by storing findings: linear in their number, which the
+/// engine run at this size counted.
+fn recompute_guard(
+    results: &Results,
+    backend: &str,
+    size: u64,
+    max_minutes: u64,
+) -> Option<String> {
+    let findings = |s: u64| {
+        results
+            .engine
+            .iter()
+            .find(|e| e.size == s && e.skipped.is_none())
+            .map(|e| e.findings.max(1) as f64)
+    };
+    let engine_now = results
+        .engine
+        .iter()
+        .find(|e| e.size == size && e.skipped.is_none());
+    if let (Some(engine), Some(available)) = (engine_now, mem_available()) {
+        // Candidates, findings and their stored copies are all held at once.
+        let predicted =
+            engine.candidates_bytes.unwrap_or(0) + 3 * engine.sweep_peak_bytes.unwrap_or(0);
+        if predicted as f64 > 0.8 * available as f64 {
+            return Some(format!(
+                "recomputation skipped: predicted {} of memory, {} available",
+                fmt_bytes(predicted),
+                fmt_bytes(available)
+            ));
+        }
+    }
+    let prev = previous_store(results, backend, size)?;
+    let (prev_time, _) = prev.recompute.as_ref()?;
+    let growth = match (findings(size), findings(prev.size)) {
+        (Some(now), Some(then)) => now / then,
+        _ => (size as f64 / prev.size as f64).powi(2),
+    };
+    let predicted = prev_time.as_secs_f64() * growth;
+    (predicted > max_minutes as f64 * 60.0).then(|| {
+        format!(
+            "recomputation skipped: predicted to take {} (over {max_minutes} min)",
+            fmt_secs(Duration::from_secs_f64(predicted))
+        )
+    })
+}
+
+/// `create_intervention` runs the insert and the write-time check in one transaction;
+/// the same number of single-record bulk inserts (no check) give the insert's own cost.
+async fn write_time(
+    store: &Store,
+    backend: &'static str,
+    size: u64,
+    seed: u64,
+    organisations: &[OrganisationId],
+    n: usize,
+) -> anyhow::Result<WriteRun> {
+    let actor = Actor::command("bench");
+    let records = demo_bench::interventions(2 * n as u64, seed ^ WRITE_SEED, organisations)
+        .map(|mut input| {
+            input.external_id = format!("{}-W", input.external_id);
+            NewIntervention::parse(&input)
+                .map_err(|e| anyhow!("generated intervention {}: {e}", input.external_id))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let (checked_records, plain_records) = records.split_at(n);
+    let mut checked = Vec::with_capacity(n);
+    let mut findings = 0;
+    for record in checked_records {
+        let started = Instant::now();
+        let written = store.create_intervention(record, &actor).await?;
+        checked.push(started.elapsed());
+        findings += written.overlaps.len() as u64;
+    }
+    let mut plain = Vec::with_capacity(n);
+    for record in plain_records {
+        let started = Instant::now();
+        store
+            .create_interventions(std::slice::from_ref(record), &actor)
+            .await?;
+        plain.push(started.elapsed());
+    }
+    Ok(WriteRun {
+        backend,
+        size,
+        checked: Latencies { samples: checked },
+        plain: Latencies { samples: plain },
+        findings,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. The PostgreSQL self-join
+// ---------------------------------------------------------------------------------------
+
+/// Every pair of live interventions of different reporting organisations that carry the
+/// same sector code (vocabulary and code equal: no crosswalk), meet in space (one's area
+/// is the other's or an ancestor of it, by the materialised path) and in time (inclusive
+/// effective periods, an open end running forever). Counted as distinct pairs.
+///
+/// The plan that works: `reach` lists, for every area, the areas at or above it (a range
+/// test on `area.path` over the 2,201 areas only), so that the join of the two sides is an
+/// equality on (area, vocabulary, code), which PostgreSQL hashes. Side `a` stands at its
+/// own area, side `b` is listed at its area and every ancestor, so a nested pair is met
+/// once and a pair in the same area twice (the DISTINCT folds them). Joining the two sides
+/// on the sector alone and filtering on a path prefix would enumerate every pair sharing a
+/// code: hundreds of billions at a million records.
+const SELF_JOIN: &str = "\
+WITH reach AS MATERIALIZED (
+    SELECT d.id AS area_id, n.id AS node_id
+    FROM area d
+    JOIN area n ON d.path >= n.path AND d.path < left(n.path, -1) || '0'
+)
+SELECT count(*) FROM (
+    SELECT DISTINCT LEAST(a.id, b.id) AS x, GREATEST(a.id, b.id) AS y
+    FROM intervention a
+    JOIN intervention_sector sa ON sa.intervention_id = a.id
+    JOIN intervention_location la ON la.intervention_id = a.id
+    JOIN reach r ON r.node_id = la.area_id
+    JOIN intervention_location lb ON lb.area_id = r.area_id
+    JOIN intervention_sector sb ON sb.intervention_id = lb.intervention_id
+        AND sb.vocabulary = sa.vocabulary AND sb.code = sa.code
+    JOIN intervention b ON b.id = lb.intervention_id
+    WHERE a.id <> b.id
+      AND a.status NOT IN ('4', '5') AND b.status NOT IN ('4', '5')
+      AND a.reporting_organisation_id <> b.reporting_organisation_id
+      AND daterange(a.effective_start, a.effective_end, '[]')
+          && daterange(b.effective_start, b.effective_end, '[]')
+) pairs";
+
+async fn self_join(store: &Store, size: u64, timeout_secs: u64) -> anyhow::Result<SqlRun> {
+    let db = store.connection();
+    let without_index = timed_count(db, timeout_secs).await?;
+    db.execute_unprepared("CREATE EXTENSION IF NOT EXISTS btree_gist")
+        .await?;
+    let started = Instant::now();
+    db.execute_unprepared(&format!(
+        "CREATE INDEX {PERIOD_INDEX} ON intervention \
+         USING gist (daterange(effective_start, effective_end, '[]'))"
+    ))
+    .await?;
+    db.execute_unprepared("ANALYZE intervention").await?;
+    let index_build = started.elapsed();
+    let with_index = timed_count(db, timeout_secs).await?;
+    let index_used = with_index.plan.contains(PERIOD_INDEX);
+    Ok(SqlRun {
+        size,
+        without_index,
+        with_index,
+        index_build,
+        index_used,
+    })
+}
+
+/// The self-join's plan and its time, in a transaction that gives it memory and a deadline.
+async fn timed_count(db: &DatabaseConnection, timeout_secs: u64) -> anyhow::Result<SqlAttempt> {
+    let txn = db.begin().await?;
+    txn.execute_unprepared(&format!(
+        "SET LOCAL work_mem = '{SQL_WORK_MEM}'; SET LOCAL statement_timeout = '{timeout_secs}s'"
+    ))
+    .await?;
+    let plan: Vec<String> = txn
+        .query_all_raw(Statement::from_string(
+            DatabaseBackend::Postgres,
+            format!("EXPLAIN {SELF_JOIN}"),
+        ))
+        .await?
+        .iter()
+        .filter_map(|row| row.try_get_by_index::<String>(0).ok())
+        .collect();
+    let started = Instant::now();
+    let outcome = txn
+        .query_one_raw(Statement::from_string(
+            DatabaseBackend::Postgres,
+            SELF_JOIN.to_owned(),
+        ))
+        .await;
+    let elapsed = started.elapsed();
+    let result = match outcome {
+        Ok(Some(row)) => Ok((row.try_get_by_index::<i64>(0)? as u64, elapsed)),
+        Ok(None) => Err("no row".to_owned()),
+        Err(e) => Err(format!("after {}: {e}", fmt_secs(elapsed))),
+    };
+    // A cancelled statement aborts the transaction; rolling back is all that is left.
+    txn.rollback().await?;
+    Ok(SqlAttempt {
+        result,
+        plan: plan.join("\n"),
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Machine and memory
+// ---------------------------------------------------------------------------------------
+
+fn status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with(field))?
+        .split_whitespace()
+        .nth(1)?
+        .parse::<u64>()
+        .ok()
+        .map(|kib| kib * 1024)
+}
+
+fn rss() -> Option<u64> {
+    status_kib("VmRSS:")
+}
+
+fn peak_rss() -> Option<u64> {
+    status_kib("VmHWM:")
+}
+
+/// Resets the peak resident set size (Linux 4.0+), so that `VmHWM` measures one phase.
+fn reset_peak() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+fn meminfo(field: &str) -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    info.lines()
+        .find(|l| l.starts_with(field))?
+        .split_whitespace()
+        .nth(1)?
+        .parse::<u64>()
+        .ok()
+        .map(|kib| kib * 1024)
+}
+
+fn mem_available() -> Option<u64> {
+    meminfo("MemAvailable:")
+}
+
+async fn machine(postgres_url: Option<&str>) -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        });
+    let postgres = match postgres_url {
+        Some(url) => match Store::connect(url, 1).await {
+            Ok(store) => {
+                let version = store
+                    .connection()
+                    .query_one_raw(Statement::from_string(
+                        DatabaseBackend::Postgres,
+                        "SHOW server_version".to_owned(),
+                    ))
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|row| row.try_get_by_index::<String>(0).ok());
+                let _ = store.connection().close_by_ref().await;
+                version
+            }
+            Err(_) => None,
+        },
+        None => None,
+    };
+    json!({
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "cpu": cpu,
+        "memory_bytes": meminfo("MemTotal:"),
+        "os": std::env::consts::OS,
+        "postgres": postgres,
+        "sql_work_mem": SQL_WORK_MEM,
+        "build": if cfg!(debug_assertions) { "debug" } else { "release" },
+    })
+}
+
+fn describe_machine(m: &Value) -> String {
+    format!(
+        "machine: {} CPUs ({}), {} memory, {} build{}",
+        m["cpus"],
+        m["cpu"].as_str().unwrap_or("unknown CPU"),
+        m["memory_bytes"]
+            .as_u64()
+            .map_or("unknown".to_owned(), fmt_bytes),
+        m["build"].as_str().unwrap_or(""),
+        m["postgres"]
+            .as_str()
+            .map(|v| format!(", PostgreSQL {v}"))
+            .unwrap_or_default()
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------------------
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1_000.0
+}
+
+fn fmt_secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 0.001 {
+        format!("{:.0} µs", s * 1e6)
+    } else if s < 1.0 {
+        format!("{:.1} ms", s * 1e3)
+    } else if s < 60.0 {
+        format!("{s:.2} s")
+    } else {
+        format!("{}m {:02}s", (s / 60.0) as u64, (s % 60.0) as u64)
+    }
+}
+
+fn fmt_size(n: u64) -> String {
+    match n {
+        n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
+        n if n >= 1_000 && n % 1_000 == 0 => format!("{}k", n / 1_000),
+        n => n.to_string(),
+    }
+}
+
+fn fmt_count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn fmt_bytes(b: u64) -> String {
+    let mib = b as f64 / (1024.0 * 1024.0);
+    if mib >= 1024.0 {
+        format!("{:.2} GiB", mib / 1024.0)
+    } else {
+        format!("{mib:.0} MiB")
+    }
+}
+
+fn opt_bytes(b: Option<u64>) -> String {
+    b.map_or("n/a".to_owned(), fmt_bytes)
+}
+
+fn engine_line(e: &EngineRun) -> String {
+    match &e.skipped {
+        Some(reason) => format!("  engine: {reason}"),
+        None => format!(
+            "  engine: {} findings ({} probable duplicate records) in {} (candidates built in {}); RSS +{} candidates, +{} peak during the sweep",
+            fmt_count(e.findings),
+            fmt_count(e.duplicates),
+            fmt_secs(e.sweep),
+            fmt_secs(e.build),
+            opt_bytes(e.candidates_bytes),
+            opt_bytes(e.sweep_peak_bytes)
+        ),
+    }
+}
+
+fn store_line(r: &StoreRun) -> String {
+    match (&r.recompute, &r.skipped) {
+        (Some((time, summary)), _) => format!(
+            "  {}: load {}, recomputation {} ({} candidates, {} findings)",
+            r.backend,
+            fmt_secs(r.load),
+            fmt_secs(*time),
+            fmt_count(summary.candidates),
+            fmt_count(summary.findings)
+        ),
+        (None, Some(reason)) if r.load.is_zero() => format!("  {}: {reason}", r.backend),
+        (None, reason) => format!(
+            "  {}: load {}, {}",
+            r.backend,
+            fmt_secs(r.load),
+            reason.as_deref().unwrap_or("no recomputation")
+        ),
+    }
+}
+
+fn sql_line(s: &SqlRun) -> String {
+    let attempt = |a: &SqlAttempt| match &a.result {
+        Ok((pairs, time)) => format!("{} ({} pairs)", fmt_secs(*time), fmt_count(*pairs)),
+        Err(e) => format!("failed {e}"),
+    };
+    format!(
+        "  PostgreSQL self-join: {} without the GiST index, {} with it (built in {}, {})",
+        attempt(&s.without_index),
+        attempt(&s.with_index),
+        fmt_secs(s.index_build),
+        if s.index_used {
+            "used by the plan"
+        } else {
+            "not used by the plan"
+        }
+    )
+}
+
+fn write_line(w: &WriteRun) -> String {
+    format!(
+        "  {} write-time check at {}: p50 {}, p99 {}, {} for {} calls ({} findings); insert alone p50 {}, p99 {}, {} in total",
+        w.backend,
+        fmt_size(w.size),
+        fmt_secs(w.checked.percentile(50.0)),
+        fmt_secs(w.checked.percentile(99.0)),
+        fmt_secs(w.checked.total()),
+        w.checked.samples.len(),
+        fmt_count(w.findings),
+        fmt_secs(w.plain.percentile(50.0)),
+        fmt_secs(w.plain.percentile(99.0)),
+        fmt_secs(w.plain.total())
+    )
+}
+
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:>w$}", w = widths[i]))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    let mut out = vec![line(header.iter().map(|h| (*h).to_owned()).collect())];
+    out.push(
+        widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("  "),
+    );
+    out.extend(rows.iter().map(|r| line(r.clone())));
+    out.join("\n")
+}
+
+fn tables(results: &Results) -> String {
+    let mut out = Vec::new();
+    out.push(describe_machine(&results.machine));
+    let engine: Vec<Vec<String>> = results
+        .engine
+        .iter()
+        .map(|e| match &e.skipped {
+            Some(reason) => vec![
+                fmt_size(e.size),
+                reason.clone(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ],
+            None => vec![
+                fmt_size(e.size),
+                format!("{} ({} live)", fmt_count(e.candidates), fmt_count(e.live)),
+                fmt_count(e.findings),
+                fmt_count(e.duplicates),
+                fmt_secs(e.sweep),
+                opt_bytes(e.sweep_peak_bytes),
+                opt_bytes(e.candidates_bytes),
+            ],
+        })
+        .collect();
+    out.push(format!(
+        "\n1. Engine alone (overlap::sweep, no database)\n{}",
+        table(
+            &[
+                "size",
+                "candidates",
+                "findings",
+                "of which duplicates",
+                "sweep",
+                "sweep peak RSS",
+                "candidates RSS",
+            ],
+            &engine,
+        )
+    ));
+
+    if !results.stores.is_empty() {
+        let rows: Vec<Vec<String>> = results
+            .stores
+            .iter()
+            .map(|r| {
+                let engine = results
+                    .engine
+                    .iter()
+                    .find(|e| e.size == r.size && e.skipped.is_none());
+                let (recompute, findings, vs_engine) = match &r.recompute {
+                    Some((time, summary)) => (
+                        fmt_secs(*time),
+                        fmt_count(summary.findings),
+                        engine.map_or(String::new(), |e| {
+                            format!("{:.0}x", time.as_secs_f64() / e.sweep.as_secs_f64())
+                        }),
+                    ),
+                    None => (
+                        r.skipped.clone().unwrap_or_default(),
+                        String::new(),
+                        String::new(),
+                    ),
+                };
+                vec![
+                    fmt_size(r.size),
+                    r.backend.to_owned(),
+                    if r.load.is_zero() {
+                        "-".to_owned()
+                    } else {
+                        fmt_secs(r.load)
+                    },
+                    recompute,
+                    findings,
+                    vs_engine,
+                ]
+            })
+            .collect();
+        out.push(format!(
+            "\n2. End to end: bulk load (batches of {BATCH}), then store.recompute_overlaps\n{}",
+            table(
+                &[
+                    "size",
+                    "backend",
+                    "load",
+                    "recompute",
+                    "findings stored",
+                    "recompute / engine",
+                ],
+                &rows,
+            )
+        ));
+    }
+
+    if !results.writes.is_empty() {
+        let rows: Vec<Vec<String>> = results
+            .writes
+            .iter()
+            .map(|w| {
+                vec![
+                    fmt_size(w.size),
+                    w.backend.to_owned(),
+                    w.checked.samples.len().to_string(),
+                    fmt_secs(w.checked.percentile(50.0)),
+                    fmt_secs(w.checked.percentile(99.0)),
+                    fmt_secs(w.checked.percentile(100.0)),
+                    fmt_secs(w.checked.total()),
+                    fmt_count(w.findings),
+                    fmt_secs(w.plain.percentile(50.0)),
+                    fmt_secs(w.plain.percentile(99.0)),
+                    fmt_secs(w.plain.total()),
+                ]
+            })
+            .collect();
+        out.push(format!(
+            "\n3. Write-time check: store.create_intervention (insert + check, one transaction) vs the insert alone\n{}",
+            table(
+                &[
+                    "size",
+                    "backend",
+                    "calls",
+                    "p50",
+                    "p99",
+                    "max",
+                    "total",
+                    "findings",
+                    "insert p50",
+                    "insert p99",
+                    "insert total",
+                ],
+                &rows,
+            )
+        ));
+    }
+
+    if !results.sql.is_empty() {
+        let rows: Vec<Vec<String>> = results
+            .sql
+            .iter()
+            .map(|s| {
+                let attempt = |a: &SqlAttempt| match &a.result {
+                    Ok((_, time)) => fmt_secs(*time),
+                    Err(_) => "failed".to_owned(),
+                };
+                let pairs = s
+                    .without_index
+                    .result
+                    .as_ref()
+                    .or(s.with_index.result.as_ref())
+                    .map_or("-".to_owned(), |(p, _)| fmt_count(*p));
+                let recompute = results
+                    .stores
+                    .iter()
+                    .find(|r| r.size == s.size && r.backend == "PostgreSQL")
+                    .and_then(|r| r.recompute.as_ref())
+                    .map(|(t, _)| *t);
+                let engine = results
+                    .engine
+                    .iter()
+                    .find(|e| e.size == s.size && e.skipped.is_none())
+                    .map(|e| e.sweep);
+                let ratio = |other: Option<Duration>| match (s.best(), other) {
+                    (Some(sql), Some(o)) => format!("{:.1}x", sql.as_secs_f64() / o.as_secs_f64()),
+                    _ => "-".to_owned(),
+                };
+                vec![
+                    fmt_size(s.size),
+                    pairs,
+                    attempt(&s.without_index),
+                    attempt(&s.with_index),
+                    if s.index_used { "yes" } else { "no" }.to_owned(),
+                    ratio(recompute),
+                    ratio(engine),
+                ]
+            })
+            .collect();
+        out.push(format!(
+            "\n4. PostgreSQL self-join (same code, nested area, overlapping daterange, other organisation, live)\n{}",
+            table(
+                &[
+                    "size",
+                    "distinct pairs",
+                    "no index",
+                    "GiST daterange",
+                    "index used",
+                    "SQL / PG recompute",
+                    "SQL / engine",
+                ],
+                &rows,
+            )
+        ));
+    }
+    out.join("\n")
+}
+
+fn write_json(path: &Path, args: &OverlapArgs, results: &Results) -> anyhow::Result<()> {
+    let engine: Vec<Value> = results
+        .engine
+        .iter()
+        .map(|e| {
+            json!({
+                "size": e.size,
+                "skipped": e.skipped,
+                "candidates": e.candidates,
+                "live": e.live,
+                "findings": e.findings,
+                "probable_duplicate_records": e.duplicates,
+                "build_s": e.build.as_secs_f64(),
+                "sweep_s": e.sweep.as_secs_f64(),
+                "candidates_rss_bytes": e.candidates_bytes,
+                "sweep_peak_rss_growth_bytes": e.sweep_peak_bytes,
+            })
+        })
+        .collect();
+    let stores: Vec<Value> = results
+        .stores
+        .iter()
+        .map(|r| {
+            json!({
+                "size": r.size,
+                "backend": r.backend,
+                "load_s": r.load.as_secs_f64(),
+                "recompute_s": r.recompute.as_ref().map(|(t, _)| t.as_secs_f64()),
+                "candidates": r.recompute.as_ref().map(|(_, s)| s.candidates),
+                "findings": r.recompute.as_ref().map(|(_, s)| s.findings),
+                "new": r.recompute.as_ref().map(|(_, s)| s.new),
+                "skipped": r.skipped,
+            })
+        })
+        .collect();
+    let writes: Vec<Value> = results
+        .writes
+        .iter()
+        .map(|w| {
+            json!({
+                "size": w.size,
+                "backend": w.backend,
+                "create_intervention": w.checked.json(),
+                "insert_only": w.plain.json(),
+                "findings_returned": w.findings,
+            })
+        })
+        .collect();
+    let sql: Vec<Value> = results
+        .sql
+        .iter()
+        .map(|s| {
+            json!({
+                "size": s.size,
+                "without_index": s.without_index.json(),
+                "with_gist_index": s.with_index.json(),
+                "index_build_s": s.index_build.as_secs_f64(),
+                "index_used": s.index_used,
+                "best_s": s.best().map(|d| d.as_secs_f64()),
+            })
+        })
+        .collect();
+    let doc = json!({
+        "machine": results.machine,
+        "profile": {
+            "generator": "concord_domain::demo_bench",
+            "seed": args.seed,
+            "admin1": demo_bench::ADMIN1,
+            "admin2": demo_bench::ADMIN2,
+            "organisations": demo_bench::ORGANISATIONS,
+            "admin1_share": demo_bench::ADMIN1_SHARE,
+            "sectors": 15,
+        },
+        "self_join_sql": SELF_JOIN,
+        "engine": engine,
+        "end_to_end": stores,
+        "write_time": writes,
+        "postgres_self_join": sql,
+    });
+    std::fs::write(path, serde_json::to_string_pretty(&doc)?)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_names_are_replaced_in_urls() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "b").unwrap(),
+            "postgres://postgres@127.0.0.1:5432/b"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/db?sslmode=disable", "b").unwrap(),
+            "postgres://u:p@h/b?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("postgres://h", "b").unwrap(),
+            "postgres://h/b"
+        );
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let l = Latencies {
+            samples: (1..=200).rev().map(Duration::from_millis).collect(),
+        };
+        assert_eq!(l.percentile(50.0), Duration::from_millis(100));
+        assert_eq!(l.percentile(99.0), Duration::from_millis(198));
+        assert_eq!(l.percentile(100.0), Duration::from_millis(200));
+    }
+
+    #[test]
+    fn units() {
+        assert_eq!(fmt_size(1_000_000), "1M");
+        assert_eq!(fmt_size(10_000), "10k");
+        assert_eq!(fmt_count(1_234_567), "1,234,567");
+        assert_eq!(fmt_secs(Duration::from_millis(1_500)), "1.50 s");
+        assert_eq!(fmt_secs(Duration::from_secs(125)), "2m 05s");
+    }
+}
