@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod area;
+pub mod coverage;
 pub mod demo;
 pub mod demo_bench;
 pub mod error;

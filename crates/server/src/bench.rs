@@ -21,7 +21,7 @@ use concord_domain::intervention::{Intervention, InterventionId, NewIntervention
 use concord_domain::organisation::{NewOrganisation, OrganisationId};
 use concord_domain::overlap::{self, FindingKind, NoNeeds};
 use concord_domain::review::candidate_of;
-use concord_store::{Actor, Recomputation, Store};
+use concord_store::{Actor, DEFAULT_OVERLAP_MIN_SCORE, Recomputation, Store};
 use indicatif::{ProgressBar, ProgressStyle};
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, TransactionTrait};
 use serde_json::{Value, json};
@@ -93,6 +93,8 @@ struct EngineRun {
     sweep: Duration,
     findings: u64,
     duplicates: u64,
+    /// Findings scoring at least the store's default minimum, i.e. those it would keep.
+    kept: u64,
     candidates_bytes: Option<u64>,
     sweep_peak_bytes: Option<u64>,
     skipped: Option<String>,
@@ -294,6 +296,10 @@ fn engine(size: u64, seed: u64) -> anyhow::Result<EngineRun> {
         .iter()
         .filter(|f| f.kind == FindingKind::ProbableDuplicateRecord)
         .count() as u64;
+    let kept = findings
+        .iter()
+        .filter(|f| f.score >= DEFAULT_OVERLAP_MIN_SCORE)
+        .count() as u64;
     let run = EngineRun {
         size,
         candidates: candidates.len() as u64,
@@ -302,6 +308,7 @@ fn engine(size: u64, seed: u64) -> anyhow::Result<EngineRun> {
         sweep,
         findings: findings.len() as u64,
         duplicates,
+        kept,
         candidates_bytes: match (peak_reset, before, after_build) {
             (true, Some(b), Some(a)) => Some(a.saturating_sub(b)),
             _ => None,
@@ -611,6 +618,15 @@ fn recompute_guard(
             .find(|e| e.size == s && e.skipped.is_none())
             .map(|e| e.findings.max(1) as f64)
     };
+    if let Some(skipped) = results
+        .engine
+        .iter()
+        .find(|e| e.size == size)
+        .and_then(|e| e.skipped.as_ref())
+    {
+        // The recomputation holds the engine's findings and more.
+        return Some(format!("recomputation {skipped}"));
+    }
     let engine_now = results
         .engine
         .iter()
@@ -909,8 +925,8 @@ fn fmt_secs(d: Duration) -> String {
 
 fn fmt_size(n: u64) -> String {
     match n {
-        n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
-        n if n >= 1_000 && n % 1_000 == 0 => format!("{}k", n / 1_000),
+        n if n >= 1_000_000 && n.is_multiple_of(1_000_000) => format!("{}M", n / 1_000_000),
+        n if n >= 1_000 && n.is_multiple_of(1_000) => format!("{}k", n / 1_000),
         n => n.to_string(),
     }
 }
@@ -919,7 +935,7 @@ fn fmt_count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -944,9 +960,11 @@ fn engine_line(e: &EngineRun) -> String {
     match &e.skipped {
         Some(reason) => format!("  engine: {reason}"),
         None => format!(
-            "  engine: {} findings ({} probable duplicate records) in {} (candidates built in {}); RSS +{} candidates, +{} peak during the sweep",
+            "  engine: {} findings ({} probable duplicate records, {} scoring >= {}) in {} (candidates built in {}); RSS +{} candidates, +{} peak during the sweep",
             fmt_count(e.findings),
             fmt_count(e.duplicates),
+            fmt_count(e.kept),
+            DEFAULT_OVERLAP_MIN_SCORE,
             fmt_secs(e.sweep),
             fmt_secs(e.build),
             opt_bytes(e.candidates_bytes),
@@ -1057,6 +1075,7 @@ fn tables(results: &Results) -> String {
                 format!("{} ({} live)", fmt_count(e.candidates), fmt_count(e.live)),
                 fmt_count(e.findings),
                 fmt_count(e.duplicates),
+                fmt_count(e.kept),
                 fmt_secs(e.sweep),
                 opt_bytes(e.sweep_peak_bytes),
                 opt_bytes(e.candidates_bytes),
@@ -1071,6 +1090,7 @@ fn tables(results: &Results) -> String {
                 "candidates",
                 "findings",
                 "of which duplicates",
+                &format!("score >= {DEFAULT_OVERLAP_MIN_SCORE}"),
                 "sweep",
                 "sweep peak RSS",
                 "candidates RSS",
@@ -1245,6 +1265,8 @@ fn write_json(path: &Path, args: &OverlapArgs, results: &Results) -> anyhow::Res
                 "live": e.live,
                 "findings": e.findings,
                 "probable_duplicate_records": e.duplicates,
+                "scoring_at_least_store_minimum": e.kept,
+                "store_minimum_score": DEFAULT_OVERLAP_MIN_SCORE,
                 "build_s": e.build.as_secs_f64(),
                 "sweep_s": e.sweep.as_secs_f64(),
                 "candidates_rss_bytes": e.candidates_bytes,

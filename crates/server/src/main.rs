@@ -5,6 +5,7 @@
 mod bench;
 mod config;
 mod demo;
+mod gaps;
 mod import;
 mod overlaps;
 mod users;
@@ -67,6 +68,24 @@ enum Command {
         #[command(subcommand)]
         what: overlaps::OverlapCommand,
     },
+    /// Gaps in the response: uncovered, under-covered, over-covered, ending and narrow
+    /// coverage, highest priority first.
+    Gaps {
+        /// Only gaps in this area (P-code) or below it.
+        #[arg(long)]
+        area: Option<String>,
+        /// Only this sector (cluster, HPC or DAC code, or `intersectoral`).
+        #[arg(long)]
+        sector: Option<String>,
+        /// First day of the period (default: 1 January this year).
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Last day of the period (default: 31 December this year).
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        #[arg(long, value_enum, default_value_t = gaps::Format::Table)]
+        format: gaps::Format,
+    },
     /// Register organisations from the command line.
     Org {
         #[command(subcommand)]
@@ -107,6 +126,28 @@ enum ImportCommand {
         /// The CSV file.
         file: PathBuf,
     },
+    /// Import people in need from an HXL-tagged table (HDX drought tables), an HPC/HNO
+    /// export or an HDX HAPI needs file. Rows that cannot be read are reported with their
+    /// line; then nothing is imported unless `--partial` is given.
+    Needs {
+        /// The CSV file.
+        file: PathBuf,
+        /// First day of the period, for files that state none.
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last day of the period, for files that state none.
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        /// ISO country code for country-level rows when the file does not say.
+        #[arg(long)]
+        country: Option<String>,
+        /// Source recorded on every need (default: the file name).
+        #[arg(long)]
+        source: Option<String>,
+        /// Import the rows that can be read even when others cannot.
+        #[arg(long)]
+        partial: bool,
+    },
 }
 
 #[tokio::main]
@@ -143,6 +184,26 @@ async fn main() -> anyhow::Result<()> {
             let store = open(&cli.database_url, cli.database_pool, cli.overlap_min_score).await?;
             overlaps::run(&store, what).await
         }
+        Command::Gaps {
+            area,
+            sector,
+            from,
+            to,
+            format,
+        } => {
+            let store = open(&cli.database_url, cli.database_pool, cli.overlap_min_score).await?;
+            gaps::run(
+                &store,
+                gaps::GapArgs {
+                    area,
+                    sector,
+                    from,
+                    to,
+                    format,
+                },
+            )
+            .await
+        }
         Command::Org { what } => {
             let store = open(&cli.database_url, cli.database_pool, cli.overlap_min_score).await?;
             users::org(&store, what).await
@@ -157,6 +218,31 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let store = open(&cli.database_url, cli.database_pool, cli.overlap_min_score).await?;
             import::areas(&store, &file).await
+        }
+        Command::Import {
+            what:
+                ImportCommand::Needs {
+                    file,
+                    from,
+                    to,
+                    country,
+                    source,
+                    partial,
+                },
+        } => {
+            let store = open(&cli.database_url, cli.database_pool, cli.overlap_min_score).await?;
+            import::needs(
+                &store,
+                &file,
+                import::NeedsArgs {
+                    from,
+                    to,
+                    country,
+                    source,
+                    partial,
+                },
+            )
+            .await
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod areas;
 mod audit;
+mod coverage;
 pub mod entity;
 mod error;
 mod identity;
@@ -20,6 +21,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseBackend, DatabaseConnection};
 
 pub use areas::{AreaFilter, AreaImport};
 pub use audit::{Actor, AuditAction, AuditEvent, AuditFilter};
+pub use coverage::CoverageInputs;
 pub use error::{StoreError, StoreResult};
 pub use identity::{
     ApiKey, Credentials, NewApiKey, NewUser, RefreshRefusal, User, normalise_email,

@@ -111,12 +111,36 @@ impl Store {
     /// Inserts a need, or replaces the one stated for the same area, sector and period.
     pub async fn upsert_need(&self, record: &NewNeed, actor: &Actor) -> StoreResult<Need> {
         let txn = self.db.begin().await?;
+        let saved = upsert_need_in(&txn, record, actor).await?;
+        txn.commit().await?;
+        Ok(saved)
+    }
+
+    /// Stores a whole table of needs in one transaction: all or nothing.
+    pub async fn upsert_needs(&self, records: &[NewNeed], actor: &Actor) -> StoreResult<u64> {
+        let txn = self.db.begin().await?;
+        for record in records {
+            upsert_need_in(&txn, record, actor).await?;
+        }
+        txn.commit().await?;
+        Ok(records.len() as u64)
+    }
+}
+
+/// Inserts a need, or replaces the one stated for the same area, sector and period, inside
+/// the caller's transaction.
+async fn upsert_need_in<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    record: &NewNeed,
+    actor: &Actor,
+) -> StoreResult<Need> {
+    {
         let area_id: i64 = area::Entity::find()
             .select_only()
             .column(area::Column::Id)
             .filter(area::Column::Pcode.eq(record.pcode.as_str()))
             .into_tuple()
-            .one(&txn)
+            .one(txn)
             .await?
             .ok_or_else(|| {
                 StoreError::invalid("pcode", format!("no area has the P-code {}", record.pcode))
@@ -128,7 +152,7 @@ impl Store {
             .filter(need::Column::SectorKey.eq(key.clone()))
             .filter(need::Column::PeriodStart.eq(record.period.start()))
             .filter(need::Column::PeriodEnd.eq(end))
-            .one(&txn)
+            .one(txn)
             .await?;
         let now = Utc::now();
         let population =
@@ -154,11 +178,11 @@ impl Store {
             Some(existing) => {
                 row.id = Set(existing.id);
                 row.created_at = Set(existing.created_at);
-                need::Entity::update(row).exec(&txn).await?
+                need::Entity::update(row).exec(txn).await?
             }
             None => {
                 row.created_at = Set(now);
-                need::Entity::insert(row).exec_with_returning(&txn).await?
+                need::Entity::insert(row).exec_with_returning(txn).await?
             }
         };
         let saved = need_to_domain(saved, &pcodes)?;
@@ -168,7 +192,7 @@ impl Store {
             AuditAction::Create
         };
         audit::record(
-            &txn,
+            txn,
             actor,
             action,
             "need",
@@ -177,10 +201,11 @@ impl Store {
             Some(&saved),
         )
         .await?;
-        txn.commit().await?;
         Ok(saved)
     }
+}
 
+impl Store {
     pub async fn needs(&self, filter: &NeedFilter, page: PageRequest) -> StoreResult<Page<Need>> {
         let mut query = need::Entity::find()
             .filter(need_condition(filter))

@@ -145,7 +145,7 @@ async fn load_needs<C: ConnectionTrait>(
 }
 
 /// The materialised paths of the P-codes interventions are located in.
-async fn paths_of<C: ConnectionTrait>(
+pub(crate) async fn paths_of<C: ConnectionTrait>(
     db: &C,
     interventions: &[Intervention],
 ) -> StoreResult<HashMap<Pcode, AreaPath>> {

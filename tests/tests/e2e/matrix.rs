@@ -128,6 +128,9 @@ enum Op {
     ApiKeys,
     AuditEvents,
     Overlaps,
+    Gaps,
+    Coverage,
+    WhoWhatWhere,
     // Mutation
     CreateOrganisation,
     CreateIntervention,
@@ -149,7 +152,7 @@ enum Op {
 }
 
 impl Op {
-    const ALL: [Op; 30] = [
+    const ALL: [Op; 33] = [
         Op::Organisations,
         Op::Organisation,
         Op::Areas,
@@ -163,6 +166,9 @@ impl Op {
         Op::ApiKeys,
         Op::AuditEvents,
         Op::Overlaps,
+        Op::Gaps,
+        Op::Coverage,
+        Op::WhoWhatWhere,
         Op::CreateOrganisation,
         Op::CreateIntervention,
         Op::UpdateIntervention,
@@ -198,6 +204,9 @@ impl Op {
             Op::ApiKeys => ("Query", "apiKeys"),
             Op::AuditEvents => ("Query", "auditEvents"),
             Op::Overlaps => ("Query", "overlaps"),
+            Op::Gaps => ("Query", "gaps"),
+            Op::Coverage => ("Query", "coverage"),
+            Op::WhoWhatWhere => ("Query", "whoWhatWhere"),
             Op::CreateOrganisation => ("Mutation", "createOrganisation"),
             Op::CreateIntervention => ("Mutation", "createIntervention"),
             Op::UpdateIntervention => ("Mutation", "updateIntervention"),
@@ -277,7 +286,7 @@ fn expected(op: Op, who: Who, record: Option<Rec>) -> Outcome {
     let row: [Outcome; 9] = match (op, record) {
         //                                                     anon vwrA edA  edB  coIn coOu admn keyR keyW
         // Reference and public reads: everyone.
-        (Organisations | Organisation | Areas | Area | Sectors | Needs | Me, None)
+        (Organisations | Organisation | Areas | Area | Sectors | Needs | Me | Gaps | Coverage | WhoWhatWhere, None)
                                                            => [YES, YES, YES, YES, YES, YES, YES, YES, YES],
         // Reading interventions: PUBLIC anyone, PARTNERS signed in, RESTRICTED A and scope.
         // A finding is seen where both sides are read; B's side is PUBLIC, so where A's is.
@@ -713,7 +722,7 @@ async fn access_matrix(app: &TestApp) {
         .map(|op| Who::ALL.len() * op.records().len())
         .sum();
     assert_eq!(cases, implied, "every cell of the table runs once");
-    assert_eq!(implied, 9 * (22 + 8 * 3));
+    assert_eq!(implied, 9 * (25 + 8 * 3));
     assert!(
         failures.is_empty(),
         "{} of {cases} access matrix cases failed:\n{}",
@@ -793,6 +802,9 @@ async fn case(m: &Matrix<'_>, op: Op, who: Who, record: Option<Rec>) -> (Outcome
         Op::Areas => areas(m, who).await,
         Op::Area => area(m, who).await,
         Op::Sectors => sectors(m, who).await,
+        Op::Gaps => gaps(m, who).await,
+        Op::Coverage => coverage(m, who).await,
+        Op::WhoWhatWhere => who_what_where(m, who).await,
         Op::Interventions => interventions(m, who, rec()).await,
         Op::Intervention => intervention(m, who, rec()).await,
         Op::Needs => needs(m, who).await,
@@ -865,6 +877,57 @@ async fn area(m: &Matrix<'_>, who: Who) -> (Outcome, Value) {
         "{ area(pcode: \"ET0201\") { pcode name parent { pcode } } }",
         json!({}),
         |d| data_if(d["area"]["name"] == "Awsi Rasu", "not Awsi Rasu"),
+    )
+    .await
+}
+
+async fn gaps(m: &Matrix<'_>, who: Who) -> (Outcome, Value) {
+    m.call(
+        who,
+        "{ gaps(filter: { area: \"ET02\", from: \"2025-01-01\", to: \"2025-12-31\" }) { totalCount nodes { kind pcode } } }",
+        json!({}),
+        |d| data_if(d["gaps"]["totalCount"].is_u64(), "no gap count"),
+    )
+    .await
+}
+
+/// Aggregates include RESTRICTED work; callers who may not read it get them suppressed
+/// (fewer than three such records in the cell): rounded, with no names from it.
+async fn coverage(m: &Matrix<'_>, who: Who) -> (Outcome, Value) {
+    m.call(
+        who,
+        "{ coverage(area: \"ET0201\", sector: \"WSH\", from: \"2025-01-01\", to: \"2025-12-31\") { total { interventions suppressed targeted } } }",
+        json!({}),
+        |d| {
+            let total = &d["coverage"]["total"];
+            let reads_restricted = matches!(who, Who::ViewerA | Who::EditorA | Who::CoordinatorIn | Who::Admin | Who::KeyReadA | Who::KeyWriteA);
+            let reads_partners = !matches!(who, Who::Anonymous);
+            // Four records in the cell: A's three and B's public one.
+            let (interventions, suppressed) = match (reads_restricted, reads_partners) {
+                (true, _) => (4, false),
+                (false, true) => (3, true),
+                (false, false) => (2, true),
+            };
+            data_if(
+                total["interventions"] == interventions && total["suppressed"] == suppressed,
+                "coverage not as the privacy rule says",
+            )
+        },
+    )
+    .await
+}
+
+async fn who_what_where(m: &Matrix<'_>, who: Who) -> (Outcome, Value) {
+    m.call(
+        who,
+        "{ whoWhatWhere(area: \"ET02\", level: 2, from: \"2025-01-01\", to: \"2025-12-31\") { pcode sector { hpcCode } cell { suppressed organisations { name } } } }",
+        json!({}),
+        |d| {
+            let wash = d["whoWhatWhere"]
+                .as_array()
+                .and_then(|cells| cells.iter().find(|c| c["pcode"] == "ET0201" && c["sector"]["hpcCode"] == "WSH"));
+            data_if(wash.is_some(), "no WASH cell for ET0201")
+        },
     )
     .await
 }

@@ -1,6 +1,7 @@
 //! Resolvers, one module per aggregate, joined into the root types.
 
 mod areas;
+mod coverage;
 mod identity;
 mod interventions;
 mod needs;
@@ -23,6 +24,7 @@ pub struct Query(
     needs::NeedQuery,
     identity::IdentityQuery,
     overlaps::OverlapQuery,
+    coverage::CoverageQuery,
 );
 
 #[derive(MergedObject, Default)]
