@@ -120,9 +120,8 @@
 //!
 //! Why this shape: humanitarian prioritisation puts severity first and magnitude second,
 //! so each severity phase doubles the priority while people count on a log scale: a
-//! severity-4 gap of 1,000 people (6.0) ranks with a severity-3 gap of a million (6.0), and
-//! ten times the people adds as much as half a phase. Time only discounts what is still
-//! covered today, down to half at the horizon. Ties are broken by people uncovered, then
+//! severity-4 gap of 1,000 people (6.0) ranks with a severity-3 gap of a million (6.0).
+//! Time only discounts what is still covered today, down to half at the horizon. Ties are broken by people uncovered, then
 //! area path, sector key and kind, so the order is total and stable.
 //!
 //! ## Candidate actors
@@ -147,17 +146,19 @@
 //! area are found from the paths of the records and needs themselves (a sibling with no
 //! work in the sector has no candidate to offer).
 //!
-//! The interventions are indexed once. Each counted intervention is turned into integers
-//! (its area, interned with all its ancestors; its sector codes, turned once per distinct
-//! code into the cells they count in) and added to the cells of its locations and of their
-//! ancestors, in a table keyed by (area, sector); organisations are kept per cell at the
-//! locations and rolled up the hierarchy, children before parents. A record with one
-//! location, the common case, finds its cells in a cache keyed by (location, sector list).
-//! Chains are resolved by hashing only the ids that something references. The gaps are then
-//! read cell by cell from that table, and candidates from the parent's rolled-up list minus
-//! the area's own. Cost: `O(n * s * d)` for `n` interventions of `s` cells per code and
-//! depth `d`, plus `O(c * o)` for `c` cells and `o` organisations per cell: no cell ever
-//! looks at the interventions again.
+//! The interventions are indexed once, in two passes over them. The first reads each
+//! record's strings once (own ids for the chains, sector codes turned into cell keys once
+//! per distinct code, places interned with all their ancestors) into a compact form; chains
+//! are resolved by hashing only the ids that something references. The second adds each
+//! counted record to the cells (area, sector) of its locations only; the figures, the
+//! latest ends, the dimensions served and the organisations are then rolled up the
+//! hierarchy once, children before parents (an area that several locations of one record
+//! lie under takes the extra counts off). Organisation lists are merged through a dense
+//! table by organisation. The gaps are then read cell by cell from that table, and
+//! candidates from the parent's rolled-up list minus the area's own. Cost: `O(n * l * k)`
+//! for `n` interventions with `l` locations and `k` cell keys each (a handful), plus
+//! `O(c * (d + o))` for `c` cells, hierarchy depth `d` and `o` organisations per cell: no
+//! cell ever looks at the interventions again.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -897,7 +898,9 @@ fn under_focus(path: &str, focus: &Focus<'_>) -> bool {
 struct Cell {
     node: u32,
     key: u32,
-    /// Sums over the interventions not declared disjoint (sector cells only).
+    /// Sums over the interventions not declared disjoint (sector cells only). Until
+    /// `finish`, a cell holds the records located at its area itself; after it, the
+    /// records in the area and its descendants.
     targeted: f64,
     reached: f64,
     /// Sums over the disjoint ones (in the intersectoral cell: each once).
@@ -919,16 +922,52 @@ struct OrgEntry {
     caseload: f64,
 }
 
-fn normalise(list: &mut Vec<OrgEntry>) {
-    list.sort_unstable_by_key(|e| e.org);
-    list.dedup_by(|later, kept| {
-        let same = later.org == kept.org;
-        if same {
-            kept.caseload += later.caseload;
-            kept.live |= later.live;
+/// Merges organisation lists: a dense table by organisation and the list of those seen.
+struct Merger {
+    table: Vec<(f64, bool, bool)>,
+    seen: Vec<u32>,
+}
+
+impl Merger {
+    fn new(organisations: usize) -> Self {
+        Self {
+            table: vec![(0.0, false, false); organisations],
+            seen: Vec::new(),
         }
-        same
-    });
+    }
+
+    fn add(&mut self, entries: &[OrgEntry]) {
+        for e in entries {
+            let slot = &mut self.table[e.org as usize];
+            if !slot.2 {
+                *slot = (0.0, false, true);
+                self.seen.push(e.org);
+            }
+            slot.0 += e.caseload;
+            slot.1 |= e.live;
+        }
+    }
+
+    /// The merged list, by organisation; the table is left empty.
+    fn take(&mut self) -> Vec<OrgEntry> {
+        self.seen.sort_unstable();
+        let list = self
+            .seen
+            .iter()
+            .map(|&org| {
+                let slot = &mut self.table[org as usize];
+                let entry = OrgEntry {
+                    org,
+                    live: slot.1,
+                    caseload: slot.0,
+                };
+                slot.2 = false;
+                entry
+            })
+            .collect();
+        self.seen.clear();
+        list
+    }
 }
 
 fn live_in(list: &[OrgEntry], org: u32) -> bool {
@@ -967,11 +1006,16 @@ struct Engine<'a> {
     cells: Vec<Cell>,
     /// Organisations at the locations, by cell, as the records are added.
     org_entries: Vec<(u32, OrgEntry)>,
+    /// Cells that would count a record with several locations below them more than once,
+    /// and how many times too many.
+    count_corrections: Vec<(u32, u32)>,
     /// Per cell, organisations at its area itself / in its area and descendants, by org.
     local_orgs: Vec<Vec<OrgEntry>>,
     subtree_orgs: Vec<Vec<OrgEntry>>,
     /// Per (location, key list): the cells of the location's chain, node-major, each node's
-    /// intersectoral cell first and then its keys in list order.
+    /// intersectoral cell first and then its keys in list order. Creating them all makes
+    /// sure every cell's parent cell exists for the roll-up; a record is added to the last
+    /// node's, its location's.
     chain_cells: FastMap<(u32, u32), (u32, u32)>,
     chain_cell_arena: Vec<u32>,
     needs: FastMap<(u32, u32), NeedAcc>,
@@ -1008,6 +1052,7 @@ impl<'a> Engine<'a> {
             cell_ids: FastMap::default(),
             cells: Vec::new(),
             org_entries: Vec::new(),
+            count_corrections: Vec::new(),
             local_orgs: Vec::new(),
             subtree_orgs: Vec::new(),
             chain_cells: FastMap::default(),
@@ -1162,37 +1207,40 @@ impl<'a> Engine<'a> {
             // One location, the common case: the whole target and reach go there.
             let target = located.or(r.target).unwrap_or(0) as f64;
             let reached = r.reached.unwrap_or(0) as f64;
-            let (from, to) = self.cells_of_chain(location, list);
+            // The record is added to its location's cells only (the intersectoral one
+            // first); `finish` rolls the figures up to the ancestors, whose cells the
+            // chain cache has created.
+            let (_, to) = self.cells_of_chain(location, list);
             let width = self.keys.lists[list as usize].len() + 1;
-            let cells = &self.chain_cell_arena[from as usize..to as usize];
-            for node_cells in cells.chunks_exact(width) {
-                for (j, &c) in node_cells.iter().enumerate() {
-                    let cell = &mut self.cells[c as usize];
-                    cell.interventions += 1;
-                    cell.end = cell.end.max(end);
-                    cell.dims |= dims;
-                    if disjoint {
-                        cell.targeted_disjoint += target;
-                        cell.reached_disjoint += reached;
-                    } else if j != 0 {
-                        cell.targeted += target;
-                        cell.reached += reached;
-                    }
+            let cells = &self.chain_cell_arena[to as usize - width..to as usize];
+            for (j, &c) in cells.iter().enumerate() {
+                let cell = &mut self.cells[c as usize];
+                cell.interventions += 1;
+                cell.end = cell.end.max(end);
+                cell.dims |= dims;
+                if disjoint {
+                    cell.targeted_disjoint += target;
+                    cell.reached_disjoint += reached;
+                } else if j != 0 {
+                    cell.targeted += target;
+                    cell.reached += reached;
                 }
-            }
-            let entry = OrgEntry {
-                org,
-                live,
-                caseload: if running { target } else { 0.0 },
-            };
-            for &c in &cells[cells.len() - width..] {
-                self.org_entries.push((c, entry));
+                self.org_entries.push((
+                    c,
+                    OrgEntry {
+                        org,
+                        live,
+                        caseload: if running { target } else { 0.0 },
+                    },
+                ));
             }
             return;
         }
 
-        // Several locations: every area on their chains counts the record once, and
-        // gets the shares of the locations below it, which depend on the cell's sector.
+        // Several locations: each gets its shares, which depend on the cell's sector.
+        // Rolled up, an area with `m` of the record's locations below it (itself included)
+        // would count the record `m` times: the `m - 1` extra are taken off after the
+        // roll-up.
         scratch.locations.clear();
         scratch.locations.extend_from_slice(locations);
         scratch.nodes.clear();
@@ -1202,36 +1250,34 @@ impl<'a> Engine<'a> {
                 .extend_from_slice(self.areas.chain_of(location));
         }
         scratch.nodes.sort_unstable();
-        scratch.nodes.dedup();
         let mut keys = std::mem::take(&mut scratch.keys);
         keys.clear();
         keys.push(INTERSECTORAL);
         keys.extend_from_slice(&self.keys.lists[list as usize]);
-        for &node in &scratch.nodes {
+        for run in scratch.nodes.chunk_by(|a, b| a == b) {
             for &key in &keys {
-                let c = self.cell(node, key);
-                let cell = &mut self.cells[c as usize];
-                cell.interventions += 1;
-                cell.end = cell.end.max(end);
-                cell.dims |= dims;
+                let c = self.cell(run[0], key);
+                if run.len() > 1 {
+                    self.count_corrections.push((c, run.len() as u32 - 1));
+                }
             }
         }
         for &key in &keys {
             self.split(r, key, scratch);
             for (l, &(location, _)) in scratch.locations.iter().enumerate() {
                 let (target, reached) = scratch.shares[l];
-                for &node in self.areas.chain_of(location) {
-                    let c = self.cell_ids[&(node, key)];
-                    let cell = &mut self.cells[c as usize];
-                    if disjoint {
-                        cell.targeted_disjoint += target;
-                        cell.reached_disjoint += reached;
-                    } else if key != INTERSECTORAL {
-                        cell.targeted += target;
-                        cell.reached += reached;
-                    }
-                }
                 let c = self.cell_ids[&(location, key)];
+                let cell = &mut self.cells[c as usize];
+                cell.interventions += 1;
+                cell.end = cell.end.max(end);
+                cell.dims |= dims;
+                if disjoint {
+                    cell.targeted_disjoint += target;
+                    cell.reached_disjoint += reached;
+                } else if key != INTERSECTORAL {
+                    cell.targeted += target;
+                    cell.reached += reached;
+                }
                 self.org_entries.push((
                     c,
                     OrgEntry {
@@ -1318,34 +1364,97 @@ impl<'a> Engine<'a> {
     }
 
     fn finish(&mut self) {
-        let mut counts = vec![0usize; self.cells.len()];
-        for &(c, _) in &self.org_entries {
-            counts[c as usize] += 1;
-        }
-        self.local_orgs = counts.into_iter().map(Vec::with_capacity).collect();
-        for (c, entry) in std::mem::take(&mut self.org_entries) {
-            self.local_orgs[c as usize].push(entry);
-        }
-        for list in &mut self.local_orgs {
-            normalise(list);
-        }
-        self.subtree_orgs = self.local_orgs.clone();
-        let mut order: Vec<u32> = (0..self.cells.len() as u32).collect();
+        let cells = self.cells.len();
+        let mut order: Vec<u32> = (0..cells as u32).collect();
         order.sort_unstable_by_key(|&c| {
             std::cmp::Reverse(self.areas.depth[self.cells[c as usize].node as usize])
         });
-        for c in order {
-            let cell = &self.cells[c as usize];
-            normalise(&mut self.subtree_orgs[c as usize]);
-            let parent = self.areas.parent[cell.node as usize];
-            if parent == NO_NODE {
+        let parent_cell: Vec<u32> = self
+            .cells
+            .iter()
+            .map(|cell| match self.areas.parent[cell.node as usize] {
+                NO_NODE => NO_NODE,
+                parent => self.cell_ids[&(parent, cell.key)],
+            })
+            .collect();
+
+        // Figures, children before parents.
+        for &c in &order {
+            let pc = parent_cell[c as usize];
+            if pc == NO_NODE {
                 continue;
             }
-            let pc = self.cell_ids[&(parent, cell.key)];
-            let items = std::mem::take(&mut self.subtree_orgs[c as usize]);
-            self.subtree_orgs[pc as usize].extend_from_slice(&items);
-            self.subtree_orgs[c as usize] = items;
+            let child = self.cells[c as usize].clone();
+            let parent = &mut self.cells[pc as usize];
+            parent.targeted += child.targeted;
+            parent.reached += child.reached;
+            parent.targeted_disjoint += child.targeted_disjoint;
+            parent.reached_disjoint += child.reached_disjoint;
+            parent.interventions += child.interventions;
+            parent.end = parent.end.max(child.end);
+            parent.dims |= child.dims;
         }
+        for (c, extra) in std::mem::take(&mut self.count_corrections) {
+            self.cells[c as usize].interventions -= extra;
+        }
+
+        // Organisations: at the locations, then rolled up. Lists are merged through a
+        // dense table by organisation, so only the distinct organisations are sorted.
+        let mut starts = vec![0u32; cells + 1];
+        for &(c, _) in &self.org_entries {
+            starts[c as usize + 1] += 1;
+        }
+        for c in 0..cells {
+            starts[c + 1] += starts[c];
+        }
+        let mut fill = starts.clone();
+        let mut bucketed = vec![
+            OrgEntry {
+                org: 0,
+                live: false,
+                caseload: 0.0,
+            };
+            self.org_entries.len()
+        ];
+        for (c, entry) in std::mem::take(&mut self.org_entries) {
+            bucketed[fill[c as usize] as usize] = entry;
+            fill[c as usize] += 1;
+        }
+        let mut merger = Merger::new(self.orgs.len());
+        self.local_orgs = (0..cells)
+            .map(|c| {
+                merger.add(&bucketed[starts[c] as usize..starts[c + 1] as usize]);
+                merger.take()
+            })
+            .collect();
+        drop(bucketed);
+        let mut child_starts = vec![0u32; cells + 1];
+        for &pc in &parent_cell {
+            if pc != NO_NODE {
+                child_starts[pc as usize + 1] += 1;
+            }
+        }
+        for c in 0..cells {
+            child_starts[c + 1] += child_starts[c];
+        }
+        let mut fill = child_starts.clone();
+        let mut child_cells = vec![0u32; child_starts[cells] as usize];
+        for (c, &pc) in parent_cell.iter().enumerate() {
+            if pc != NO_NODE {
+                child_cells[fill[pc as usize] as usize] = c as u32;
+                fill[pc as usize] += 1;
+            }
+        }
+        self.subtree_orgs = vec![Vec::new(); cells];
+        for &c in &order {
+            let c = c as usize;
+            merger.add(&self.local_orgs[c]);
+            for &child in &child_cells[child_starts[c] as usize..child_starts[c + 1] as usize] {
+                merger.add(&self.subtree_orgs[child as usize]);
+            }
+            self.subtree_orgs[c] = merger.take();
+        }
+
         let nodes = self.areas.path.len();
         let mut highest = vec![(0.0f64, 0.0f64); nodes];
         for cell in self.cells.iter().filter(|c| c.key != INTERSECTORAL) {
@@ -1453,7 +1562,8 @@ impl<'a> Engine<'a> {
 
     fn gaps(&self, period: &Period, settings: &GapSettings) -> Vec<Gap> {
         let today = day(settings.today);
-        let horizon = today.saturating_add(settings.ending_within_days as i32);
+        let within_days = i32::try_from(settings.ending_within_days).unwrap_or(i32::MAX);
+        let horizon = today.saturating_add(within_days);
         let period_end = period.end().map(day);
         let mut children: Vec<Vec<u32>> = vec![Vec::new(); self.areas.path.len()];
         for (node, &parent) in self.areas.parent.iter().enumerate() {
@@ -1537,10 +1647,9 @@ impl<'a> Engine<'a> {
                 continue;
             }
             let overall = self.needs.get(&(node, INTERSECTORAL));
-            let severity = overall.map_or_else(
-                || sectors.iter().filter_map(|(_, n)| n.severity).max(),
-                |n| n.severity,
-            );
+            let severity = overall
+                .and_then(|n| n.severity)
+                .or_else(|| sectors.iter().filter_map(|(_, n)| n.severity).max());
             let pin = overall.map_or_else(
                 || {
                     sectors
@@ -2824,10 +2933,6 @@ mod tests {
     /// 2023-2025, 1 to 12 months long (5% open), 500 organisations (Zipf), 10% closed or
     /// cancelled, 3% linked to another record, 10% with two locations; and needs for every
     /// district and province in 15 sectors (the 11 clusters and 4 AoRs) and intersectoral.
-    pub(super) fn million_pub(n: usize) -> (Vec<CoverageIntervention>, Vec<NeedFigure>) {
-        million(n)
-    }
-
     fn million(n: usize) -> (Vec<CoverageIntervention>, Vec<NeedFigure>) {
         let mut rng = ChaCha8Rng::seed_from_u64(1_000_000);
         let mut admin1: Vec<AreaPath> = Vec::new();

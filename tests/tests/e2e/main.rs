@@ -3,6 +3,7 @@
 
 mod areas;
 mod cli;
+mod gaps;
 mod health;
 mod identity;
 mod interventions;

@@ -1,0 +1,229 @@
+use concord_e2e::{TestApp, error_code};
+use serde_json::json;
+
+use crate::support::{create_intervention, create_organisation, seed_areas, water_input};
+
+const UPSERT: &str = "mutation($input: NeedInput!) { upsertNeed(input: $input) { need { id } } }";
+
+async fn need(app: &TestApp, pcode: &str, sector: Option<&str>, people: i64, severity: i64) {
+    app.data_as(
+        &app.admin,
+        UPSERT,
+        json!({ "input": { "pcode": pcode, "sector": sector, "periodStart": "2025-01-01", "periodEnd": "2025-12-31", "peopleInNeed": people, "severity": severity } }),
+    )
+    .await;
+}
+
+/// Needs nobody serves are UNCOVERED; thin coverage is UNDER_COVERED; targets above need
+/// are OVER_COVERED; candidates come from neighbouring areas.
+async fn gaps_are_found_and_ranked(app: &TestApp) {
+    seed_areas(app).await;
+    let oxfam = create_organisation(app, "Oxfam GB", None).await;
+    need(app, "ET0201", Some("WSH"), 10_000, 4).await;
+    need(app, "ET0202", Some("WSH"), 8_000, 4).await;
+    need(app, "ET0401", Some("WSH"), 1_000, 2).await;
+    need(app, "ET0201", Some("FSC"), 5_000, 3).await;
+    // Oxfam targets 3,000 of ET0201's 10,000 for WASH, and over-serves ET0401.
+    let mut in_0201 = water_input(&oxfam, "OX-1");
+    in_0201["locations"] = json!([{ "pcode": "ET0201" }]);
+    in_0201["target"] = json!({ "total": 3000 });
+    create_intervention(app, in_0201).await;
+    let mut in_0401 = water_input(&oxfam, "OX-2");
+    in_0401["locations"] = json!([{ "pcode": "ET0401" }]);
+    in_0401["target"] = json!({ "total": 2500 });
+    create_intervention(app, in_0401).await;
+
+    let query = "query($f: GapFilter) { gaps(filter: $f) { totalCount edges { node { kind pcode sector { hpcCode } severity peopleInNeed peopleUncovered priority candidates { organisation { name } caseload pcodes } } } } }";
+    let all = app
+        .data(
+            query,
+            json!({ "f": { "from": "2025-01-01", "to": "2025-12-31" } }),
+        )
+        .await;
+    let gaps: Vec<(String, String, String)> = all["gaps"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let n = &e["node"];
+            (
+                n["kind"].as_str().unwrap().to_owned(),
+                n["pcode"].as_str().unwrap().to_owned(),
+                n["sector"]["hpcCode"].as_str().unwrap_or("*").to_owned(),
+            )
+        })
+        .collect();
+    let has = |kind: &str, pcode: &str, sector: &str| {
+        gaps.contains(&(kind.into(), pcode.into(), sector.into()))
+    };
+    assert!(has("UNCOVERED", "ET0202", "WSH"), "{gaps:?}");
+    assert!(has("UNCOVERED", "ET0201", "FSC"), "{gaps:?}");
+    assert!(has("UNDER_COVERED", "ET0201", "WSH"), "{gaps:?}");
+    assert!(has("OVER_COVERED", "ET0401", "WSH"), "{gaps:?}");
+    let priorities: Vec<f64> = all["gaps"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["priority"].as_f64().unwrap())
+        .collect();
+    assert!(
+        priorities.windows(2).all(|w| w[0] >= w[1]),
+        "highest priority first"
+    );
+    let uncovered = all["gaps"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["kind"] == "UNCOVERED" && e["node"]["pcode"] == "ET0202")
+        .unwrap();
+    assert_eq!(uncovered["node"]["peopleUncovered"], 8000);
+    assert_eq!(
+        uncovered["node"]["candidates"][0]["organisation"]["name"], "Oxfam GB",
+        "Oxfam works in the sibling zone"
+    );
+
+    let only = app
+        .data(query, json!({ "f": { "area": "ET04", "kinds": ["OVER_COVERED"], "from": "2025-01-01", "to": "2025-12-31" } }))
+        .await;
+    assert_eq!(only["gaps"]["totalCount"], 1);
+
+    // Drill-down: the region and one row per zone.
+    let coverage = app
+        .data(
+            "{ coverage(area: \"ET02\", sector: \"WSH\", from: \"2025-01-01\", to: \"2025-12-31\") { total { pcode targeted } children { pcode peopleInNeed targeted reached organisations { name } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(coverage["coverage"]["total"]["targeted"], 3000);
+    let children = coverage["coverage"]["children"].as_array().unwrap();
+    assert_eq!(children.len(), 2);
+    assert_eq!(children[0]["pcode"], "ET0201");
+    assert_eq!(children[0]["peopleInNeed"], 10000);
+    assert_eq!(
+        children[0]["reached"], 0,
+        "a target is never counted as reached"
+    );
+
+    let bad = app
+        .gql("{ coverage(area: \"ET99\", from: \"2025-01-01\", to: \"2025-12-31\") { total { pcode } } }", json!({}))
+        .await;
+    assert_eq!(error_code(&bad), "VALIDATION");
+
+    let (ok, csv, stderr) = app
+        .cli(&[
+            "gaps",
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2025-12-31",
+            "--format",
+            "csv",
+        ])
+        .await;
+    assert!(ok, "{stderr}");
+    assert!(csv.starts_with(
+        "kind,pcode,sector,severity,people_in_need,people_uncovered,priority,candidates"
+    ));
+    assert!(csv.contains("UNCOVERED,ET0202,WSH,4,8000,8000"), "{csv}");
+}
+
+/// A viewer who may not read a RESTRICTED intervention sees aggregates that include it,
+/// but cannot single it out: no names, and counts too coarse to subtract it back out.
+async fn restricted_work_cannot_be_singled_out_of_aggregates(app: &TestApp) {
+    seed_areas(app).await;
+    let irc = create_organisation(app, "IRC", None).await;
+    let other = create_organisation(app, "Other", None).await;
+    let outsider = app.user("outsider@other.test", "EDITOR", &[&other]).await;
+    let mut public = water_input(&other, "PUB");
+    public["locations"] = json!([{ "pcode": "ET0202" }]);
+    public["sectors"] = json!([{ "code": "PRO" }]);
+    public["target"] = json!({ "total": 5000 });
+    public["visibility"] = json!("PUBLIC");
+    create_intervention(app, public).await;
+    let mut safe_space = water_input(&irc, "GBV");
+    safe_space["locations"] = json!([{ "pcode": "ET0201" }]);
+    safe_space["sectors"] = json!([{ "code": "PRO-GBV" }]);
+    safe_space["target"] = json!({ "total": 1234 });
+    create_intervention(app, safe_space).await;
+
+    let query = |area: &str| {
+        format!(
+            "{{ coverage(area: \"{area}\", sector: \"PRO\", from: \"2025-01-01\", to: \"2025-12-31\") {{ total {{ targeted suppressed interventions organisations {{ name }} }} }} }}"
+        )
+    };
+    let region = app.data_as(&outsider, &query("ET02"), json!({})).await;
+    let zone = app.data_as(&outsider, &query("ET0202"), json!({})).await;
+    let region = &region["coverage"]["total"];
+    assert_eq!(region["suppressed"], true);
+    let names: Vec<&str> = region["organisations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["Other"], "IRC is not named");
+    let difference = region["targeted"].as_u64().unwrap()
+        - zone["coverage"]["total"]["targeted"].as_u64().unwrap();
+    assert_ne!(
+        difference, 1234,
+        "the safe space's target cannot be recovered by differencing"
+    );
+
+    let member = app.data_as(&app.admin, &query("ET02"), json!({})).await;
+    assert_eq!(
+        member["coverage"]["total"]["targeted"], 6234,
+        "those who may read it see exact figures"
+    );
+    assert_eq!(member["coverage"]["total"]["suppressed"], false);
+}
+
+crate::on_both_backends!(
+    gaps_are_found_and_ranked,
+    restricted_work_cannot_be_singled_out_of_aggregates
+);
+
+/// Real needs tables load all or nothing, or partly with --partial.
+async fn real_needs_tables_import(app: &TestApp) {
+    let (Some(areas), Some(needs)) = (
+        concord_e2e::shared_data("hdx-scraper-pcodes/tests/fixtures/global_pcodes.csv"),
+        concord_e2e::shared_data("hdx-scraper-hno/tests/fixtures/afg_hpc_needs_api_2024.csv"),
+    ) else {
+        eprintln!("skipped: shared data is not present");
+        return;
+    };
+    let (ok, _, _) = app.cli(&["import", "areas", areas.to_str().unwrap()]).await;
+    assert!(ok);
+    let args = [
+        "import",
+        "needs",
+        needs.to_str().unwrap(),
+        "--from",
+        "2024-01-01",
+        "--to",
+        "2024-12-31",
+        "--country",
+        "AF",
+    ];
+    let (ok, _, stderr) = app.cli(&args).await;
+    assert!(!ok, "a file with a bad row is refused whole");
+    assert!(stderr.contains("afg_hpc_needs_api_2024.csv:6:"), "{stderr}");
+    let count = app.data("{ needs { totalCount } }", json!({})).await;
+    assert_eq!(count["needs"]["totalCount"], 0, "nothing half-imported");
+    let mut partial = args.to_vec();
+    partial.push("--partial");
+    let (ok, stdout, stderr) = app.cli(&partial).await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("36 imported"), "{stdout}");
+    let fsc = app
+        .data("{ needs(filter: { area: \"AF\", sector: \"FSC\" }) { totalCount edges { node { pcode peopleInNeed { total } } } } }", json!({}))
+        .await;
+    let national = fsc["needs"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["pcode"] == "AF")
+        .unwrap();
+    assert_eq!(national["node"]["peopleInNeed"]["total"], 15823677);
+}
+
+crate::on_both_backends!(real_needs_tables_import);
