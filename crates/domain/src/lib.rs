@@ -9,6 +9,7 @@ pub mod coverage;
 pub mod demo;
 pub mod demo_bench;
 pub mod error;
+mod fast_map;
 pub mod intervention;
 pub mod need;
 pub mod organisation;

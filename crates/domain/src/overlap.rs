@@ -128,8 +128,9 @@
 //! with the same rule.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
+
+use crate::fast_map::{FastHasher, FastMap};
 
 use chrono::Datelike;
 use serde::{Deserialize, Serialize};
@@ -325,40 +326,6 @@ pub fn matching_sectors(sectors: &[(SectorVocabulary, String)]) -> Vec<(SectorVo
 // ---------------------------------------------------------------------------------------
 // Preparation: records turned into integers once, so the sweep compares numbers, not text
 // ---------------------------------------------------------------------------------------
-
-/// FxHash-style: the keys are short codes and paths from our own store, and SipHash's
-/// protection against crafted keys would cost more than the rest of the preparation.
-#[derive(Clone, Copy, Default)]
-struct FastHasher(u64);
-
-impl FastHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
-impl Hasher for FastHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-}
-
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
 /// Whether a record carries a sector key in full or only falls under it; see the module doc.
 /// `General` sorts first so that de-duplicating a record's keys keeps the stronger side.
