@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_registry;
 mod m20261128_000002_identity;
 mod m20261128_000003_overlaps;
+mod m20261128_000004_area_centroids;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_registry::Migration),
             Box::new(m20261128_000002_identity::Migration),
             Box::new(m20261128_000003_overlaps::Migration),
+            Box::new(m20261128_000004_area_centroids::Migration),
         ]
     }
 }

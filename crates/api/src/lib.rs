@@ -7,6 +7,7 @@ pub mod auth;
 mod enums;
 pub mod error;
 pub mod events;
+mod export;
 mod inputs;
 mod loaders;
 mod paging;
@@ -61,7 +62,7 @@ pub fn sdl() -> String {
 pub use auth::Authenticator;
 
 #[derive(Clone)]
-struct AppState {
+pub(crate) struct AppState {
     schema: ConcordSchema,
     store: Store,
     authenticator: Authenticator,
@@ -78,6 +79,7 @@ pub fn router(store: Store, authenticator: Authenticator, events: events::Overla
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .route("/graphql/ws", get(subscriptions))
+        .route("/export/coverage.geojson", get(export::coverage_geojson))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))

@@ -248,9 +248,51 @@ pub struct NewArea {
     pub valid_from: Option<NaiveDate>,
     /// P-codes are only unique within a COD version, so the version travels with the area.
     pub cod_version: Option<String>,
+    /// A point inside the area (COD `center_lat`/`center_lon`), for maps.
+    pub centroid: Option<Centroid>,
+}
+
+/// A point on the map, in WGS 84 degrees.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Centroid {
+    lat: f64,
+    lon: f64,
+}
+
+impl Centroid {
+    pub fn parse(lat: f64, lon: f64) -> Result<Self, ValidationError> {
+        if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
+            return Err(ValidationError::new(
+                "centerLat",
+                "must be a latitude between -90 and 90",
+            ));
+        }
+        if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
+            return Err(ValidationError::new(
+                "centerLon",
+                "must be a longitude between -180 and 180",
+            ));
+        }
+        Ok(Self { lat, lon })
+    }
+
+    pub fn lat(&self) -> f64 {
+        self.lat
+    }
+
+    pub fn lon(&self) -> f64 {
+        self.lon
+    }
 }
 
 impl NewArea {
+    /// The same area with a centroid.
+    #[must_use]
+    pub fn with_centroid(mut self, centroid: Option<Centroid>) -> Self {
+        self.centroid = centroid;
+        self
+    }
+
     /// Checks everything that can be checked without storage, so the store only has to
     /// resolve the parent's path.
     ///
@@ -356,6 +398,7 @@ impl NewArea {
                 country,
                 valid_from,
                 cod_version: None,
+                centroid: None,
             }),
             _ => Err(errors),
         }
@@ -404,6 +447,9 @@ struct Columns {
     name: usize,
     parent: usize,
     valid_from: Option<usize>,
+    /// COD tables may carry `center_lat`/`center_lon` (or Latitude/Longitude).
+    lat: Option<usize>,
+    lon: Option<usize>,
 }
 
 impl Columns {
@@ -452,6 +498,8 @@ impl Columns {
                 name,
                 parent,
                 valid_from: column("validfromdate"),
+                lat: column("centerlat").or(column("latitude")),
+                lon: column("centerlon").or(column("longitude")),
             }),
             _ => Err(ValidationError::new(
                 "header",
@@ -481,6 +529,7 @@ struct Row {
     name: String,
     parent_raw: String,
     valid_from: Option<NaiveDate>,
+    centroid: Option<Centroid>,
     problems: Vec<String>,
 }
 
@@ -506,6 +555,14 @@ impl Row {
             .valid_from
             .map(|i| text(i, "Valid from date"))
             .unwrap_or_default();
+        let lat_raw = columns
+            .lat
+            .map(|i| text(i, "center_lat"))
+            .unwrap_or_default();
+        let lon_raw = columns
+            .lon
+            .map(|i| text(i, "center_lon"))
+            .unwrap_or_default();
         let pcode_raw = (!pcode_raw.is_empty()).then_some(pcode_raw);
 
         if record.len() != width {
@@ -520,6 +577,7 @@ impl Row {
                 name,
                 parent_raw,
                 valid_from: None,
+                centroid: None,
                 problems,
             };
         }
@@ -572,6 +630,25 @@ impl Row {
                 }
             }
         };
+        let centroid = if lat_raw.is_empty() && lon_raw.is_empty() {
+            None
+        } else {
+            match (lat_raw.parse::<f64>(), lon_raw.parse::<f64>()) {
+                (Ok(lat), Ok(lon)) => match Centroid::parse(lat, lon) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        problems.push(format!("{}: {}", e.field, e.message));
+                        None
+                    }
+                },
+                _ => {
+                    problems.push(format!(
+                        "center_lat/center_lon: {lat_raw:?}, {lon_raw:?} is not a pair of numbers"
+                    ));
+                    None
+                }
+            }
+        };
         Self {
             line,
             pcode_raw,
@@ -581,6 +658,7 @@ impl Row {
             name,
             parent_raw,
             valid_from,
+            centroid,
             problems,
         }
     }
@@ -762,6 +840,7 @@ fn judge(
             &country.alpha2,
             row.valid_from,
         )
+        .map(|area| area.with_centroid(row.centroid))
         .map_err(|errors| errors.to_string())
     };
 
@@ -853,7 +932,7 @@ fn judge(
 pub struct AreaId(pub i64);
 
 /// A stored area, with its place in the hierarchy.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Area {
     pub id: AreaId,
     pub pcode: Pcode,
@@ -865,6 +944,7 @@ pub struct Area {
     pub country: String,
     pub cod_version: Option<String>,
     pub valid_from: Option<chrono::NaiveDate>,
+    pub centroid: Option<Centroid>,
 }
 
 #[cfg(test)]

@@ -141,6 +141,24 @@ pub fn country() -> DemoCountry {
             );
         }
     }
+    // Synthetic points inside Ethiopia's bounding box, stable per P-code, so maps of the
+    // demo data have something to draw (they are not the real centroids).
+    let areas = areas
+        .into_iter()
+        .map(|area| {
+            let hash = area
+                .pcode
+                .as_str()
+                .bytes()
+                .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+                });
+            let lat = 4.0 + (hash % 10_000) as f64 / 10_000.0 * 10.0;
+            let lon = 35.0 + ((hash / 10_000) % 10_000) as f64 / 10_000.0 * 12.0;
+            let centroid = crate::area::Centroid::parse(lat, lon).ok();
+            area.with_centroid(centroid)
+        })
+        .collect();
     DemoCountry { areas }
 }
 

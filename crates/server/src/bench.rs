@@ -30,8 +30,9 @@ use serde_json::{Value, json};
 const BATCH: usize = 1_000;
 /// Seed offset of the interventions written one by one after loading, so they are new.
 const WRITE_SEED: u64 = 0x5EED_0001;
-/// PostgreSQL memory for the self-join's hashes and sorts, so it is not measured spilling
-/// to disk with the 4 MB default.
+/// PostgreSQL settings for the self-join: memory for its hashes and sorts, so it is not
+/// measured spilling to disk with the 4 MB default, and no JIT, which the materialised
+/// sides' poor row estimates trigger at every size and which costs more than it saves.
 const SQL_WORK_MEM: &str = "256MB";
 const PERIOD_INDEX: &str = "bench_intervention_period";
 
@@ -216,7 +217,7 @@ async fn overlaps(args: OverlapArgs) -> anyhow::Result<()> {
 
     for &size in &sizes {
         println!("\n== {} interventions ==", fmt_size(size));
-        let engine = match engine_guard(&results.engine, size) {
+        let engine = match engine_guard(&results.engine, size, args.seed)? {
             Some(reason) => EngineRun {
                 size,
                 skipped: Some(reason),
@@ -324,22 +325,34 @@ fn engine(size: u64, seed: u64) -> anyhow::Result<EngineRun> {
     Ok(run)
 }
 
-/// Skips the engine when the previous size predicts more memory than is available: the
-/// findings grow with the square of the size at a fixed geography.
-fn engine_guard(previous: &[EngineRun], size: u64) -> Option<String> {
-    let prev = previous.iter().rev().find(|r| r.skipped.is_none())?;
-    let available = mem_available()?;
+/// Skips the engine when a smaller size predicts more memory than is available: the
+/// findings grow with the square of the size at a fixed geography. Without a smaller size
+/// in this run, a pilot at a tenth of the size (at most 100,000) is measured first.
+fn engine_guard(previous: &[EngineRun], size: u64, seed: u64) -> anyhow::Result<Option<String>> {
+    const PILOT: u64 = 100_000;
+    let pilot;
+    let prev = match previous.iter().rev().find(|r| r.skipped.is_none()) {
+        Some(prev) => prev,
+        None if size > PILOT => {
+            pilot = engine((size / 10).min(PILOT), seed)?;
+            &pilot
+        }
+        None => return Ok(None),
+    };
+    let Some(available) = mem_available() else {
+        return Ok(None);
+    };
     let growth = size as f64 / prev.size as f64;
     let predicted = prev.candidates_bytes.unwrap_or(0) as f64 * growth
         + prev.sweep_peak_bytes.unwrap_or(0) as f64 * growth * growth;
-    (predicted > 0.8 * available as f64).then(|| {
+    Ok((predicted > 0.8 * available as f64).then(|| {
         format!(
             "skipped: predicted {} of memory (about {} findings), {} available",
             fmt_bytes(predicted as u64),
             fmt_count((prev.findings as f64 * growth * growth) as u64),
             fmt_bytes(available)
         )
-    })
+    }))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -707,38 +720,45 @@ async fn write_time(
 // ---------------------------------------------------------------------------------------
 
 /// Every pair of live interventions of different reporting organisations that carry the
-/// same sector code (vocabulary and code equal: no crosswalk), meet in space (one's area
-/// is the other's or an ancestor of it, by the materialised path) and in time (inclusive
-/// effective periods, an open end running forever). Counted as distinct pairs.
+/// same sector code (vocabulary and code equal: no crosswalk, so fewer pairs than the
+/// engine finds), meet in space (one's area is the other's or an ancestor of it, by the
+/// materialised path) and in time (inclusive effective periods, an open end running
+/// forever). Counted as distinct pairs.
 ///
 /// The plan that works: `reach` lists, for every area, the areas at or above it (a range
-/// test on `area.path` over the 2,201 areas only), so that the join of the two sides is an
-/// equality on (area, vocabulary, code), which PostgreSQL hashes. Side `a` stands at its
-/// own area, side `b` is listed at its area and every ancestor, so a nested pair is met
-/// once and a pair in the same area twice (the DISTINCT folds them). Joining the two sides
-/// on the sector alone and filtering on a path prefix would enumerate every pair sharing a
-/// code: hundreds of billions at a million records.
+/// test on `area.path`, over the 2,201 areas only); `own` is every (record, sector, area)
+/// of a live record, `listed` the same at every area at or above its own. A pair then
+/// meets where one side stands in its own area and the other is listed: an equality join
+/// on (area, vocabulary, code), which PostgreSQL sorts or hashes. A nested pair is met
+/// once, a pair in the same area twice (the DISTINCT folds them). The sides are
+/// materialised because, left to itself, the planner misjudges the range join and joins
+/// the two sides on the sector first, enumerating every pair that shares a code (16.7
+/// million rows at 10,000 records, 40 times slower; hundreds of billions at a million).
 const SELF_JOIN: &str = "\
 WITH reach AS MATERIALIZED (
     SELECT d.id AS area_id, n.id AS node_id
     FROM area d
     JOIN area n ON d.path >= n.path AND d.path < left(n.path, -1) || '0'
+),
+own AS MATERIALIZED (
+    SELECT i.id, i.reporting_organisation_id AS org,
+           daterange(i.effective_start, i.effective_end, '[]') AS period,
+           s.vocabulary, s.code, l.area_id AS node_id
+    FROM intervention i
+    JOIN intervention_sector s ON s.intervention_id = i.id
+    JOIN intervention_location l ON l.intervention_id = i.id
+    WHERE i.status NOT IN ('4', '5')
+),
+listed AS MATERIALIZED (
+    SELECT o.id, o.org, o.period, o.vocabulary, o.code, r.node_id
+    FROM own o
+    JOIN reach r ON r.area_id = o.node_id
 )
 SELECT count(*) FROM (
     SELECT DISTINCT LEAST(a.id, b.id) AS x, GREATEST(a.id, b.id) AS y
-    FROM intervention a
-    JOIN intervention_sector sa ON sa.intervention_id = a.id
-    JOIN intervention_location la ON la.intervention_id = a.id
-    JOIN reach r ON r.node_id = la.area_id
-    JOIN intervention_location lb ON lb.area_id = r.area_id
-    JOIN intervention_sector sb ON sb.intervention_id = lb.intervention_id
-        AND sb.vocabulary = sa.vocabulary AND sb.code = sa.code
-    JOIN intervention b ON b.id = lb.intervention_id
-    WHERE a.id <> b.id
-      AND a.status NOT IN ('4', '5') AND b.status NOT IN ('4', '5')
-      AND a.reporting_organisation_id <> b.reporting_organisation_id
-      AND daterange(a.effective_start, a.effective_end, '[]')
-          && daterange(b.effective_start, b.effective_end, '[]')
+    FROM own a
+    JOIN listed b ON b.node_id = a.node_id AND b.vocabulary = a.vocabulary AND b.code = a.code
+    WHERE a.id <> b.id AND a.org <> b.org AND a.period && b.period
 ) pairs";
 
 async fn self_join(store: &Store, size: u64, timeout_secs: u64) -> anyhow::Result<SqlRun> {
@@ -769,7 +789,8 @@ async fn self_join(store: &Store, size: u64, timeout_secs: u64) -> anyhow::Resul
 async fn timed_count(db: &DatabaseConnection, timeout_secs: u64) -> anyhow::Result<SqlAttempt> {
     let txn = db.begin().await?;
     txn.execute_unprepared(&format!(
-        "SET LOCAL work_mem = '{SQL_WORK_MEM}'; SET LOCAL statement_timeout = '{timeout_secs}s'"
+        "SET LOCAL work_mem = '{SQL_WORK_MEM}'; SET LOCAL jit = off; \
+         SET LOCAL statement_timeout = '{timeout_secs}s'"
     ))
     .await?;
     let plan: Vec<String> = txn
@@ -881,7 +902,7 @@ async fn machine(postgres_url: Option<&str>) -> Value {
         "memory_bytes": meminfo("MemTotal:"),
         "os": std::env::consts::OS,
         "postgres": postgres,
-        "sql_work_mem": SQL_WORK_MEM,
+        "sql_settings": format!("work_mem = {SQL_WORK_MEM}, jit = off"),
         "build": if cfg!(debug_assertions) { "debug" } else { "release" },
     })
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use concord_domain::area::{AdminLevel, Area, AreaId, AreaPath, NewArea, Pcode};
+use concord_domain::area::{AdminLevel, Area, AreaId, AreaPath, Centroid, NewArea, Pcode};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
@@ -47,6 +47,12 @@ pub(crate) fn to_domain(row: area::Model) -> StoreResult<Area> {
         country: row.country,
         cod_version: row.cod_version,
         valid_from: row.valid_from,
+        centroid: match (row.centroid_lat, row.centroid_lon) {
+            (Some(lat), Some(lon)) => {
+                Some(Centroid::parse(lat, lon).map_err(|_| corrupt("area.centroid"))?)
+            }
+            _ => None,
+        },
     })
 }
 
@@ -147,6 +153,21 @@ impl Store {
                             area::Column::CodVersion,
                             Expr::value(area.cod_version.clone()),
                         )
+                        // A table without centroids keeps those imported before.
+                        .col_expr(
+                            area::Column::CentroidLat,
+                            match area.centroid {
+                                Some(c) => Expr::value(c.lat()),
+                                None => Expr::col(area::Column::CentroidLat),
+                            },
+                        )
+                        .col_expr(
+                            area::Column::CentroidLon,
+                            match area.centroid {
+                                Some(c) => Expr::value(c.lon()),
+                                None => Expr::col(area::Column::CentroidLon),
+                            },
+                        )
                         .filter(area::Column::Id.eq(*id))
                         .exec(&txn)
                         .await?;
@@ -168,6 +189,8 @@ impl Store {
                     country: Set(area.country.clone()),
                     cod_version: Set(area.cod_version.clone()),
                     valid_from: Set(area.valid_from),
+                    centroid_lat: Set(area.centroid.map(|c| c.lat())),
+                    centroid_lon: Set(area.centroid.map(|c| c.lon())),
                     ..Default::default()
                 });
             }

@@ -227,3 +227,90 @@ async fn real_needs_tables_import(app: &TestApp) {
 }
 
 crate::on_both_backends!(real_needs_tables_import);
+
+/// Coverage per area as GeoJSON, for maps: the areas with a centroid, with the same
+/// sign-in and privacy rules as the API.
+async fn coverage_exports_as_geojson(app: &TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("areas.csv");
+    std::fs::write(
+        &file,
+        "Location,Admin Level,P-Code,Name,Parent P-Code,Valid from date,center_lat,center_lon\n\
+         ETH,1,ET02,Afar,ETH,2021-01-01,11.75,40.96\n\
+         ETH,2,ET0201,Awsi Rasu,ET02,2021-01-01,11.79,41.44\n\
+         ETH,2,ET0202,Kilbet Rasu,ET02,2021-01-01,,\n\
+         ETH,2,ET0203,Bad Point,ET02,2021-01-01,123,41\n",
+    )
+    .unwrap();
+    let (ok, stdout, stderr) = app.cli(&["import", "areas", file.to_str().unwrap()]).await;
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains(":5:"),
+        "a latitude out of range is a row error: {stderr}"
+    );
+    assert!(stdout.contains("4 inserted"), "{stdout}");
+    let org = create_organisation(app, "Oxfam GB", None).await;
+    need(app, "ET0201", Some("WSH"), 10_000, 4).await;
+    let mut input = water_input(&org, "OX-1");
+    input["locations"] = json!([{ "pcode": "ET0201" }]);
+    input["target"] = json!({ "total": 3000 });
+    create_intervention(app, input).await;
+
+    let url = format!(
+        "{}/export/coverage.geojson?area=ET02&sector=WSH&from=2025-01-01&to=2025-12-31",
+        app.address
+    );
+    let response = app.client.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/geo+json");
+    let collection: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(collection["type"], "FeatureCollection");
+    let features = collection["features"].as_array().unwrap();
+    let pcodes: Vec<&str> = features
+        .iter()
+        .map(|f| f["properties"]["pcode"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        pcodes,
+        vec!["ET02", "ET0201"],
+        "areas without a centroid are left out"
+    );
+    assert_eq!(
+        features[1]["geometry"]["coordinates"],
+        json!([41.44, 11.79])
+    );
+    assert_eq!(features[1]["properties"]["peopleInNeed"], 10000);
+    assert_eq!(features[1]["properties"]["targeted"], 3000);
+    assert_eq!(
+        features[1]["properties"]["organisations"],
+        json!(["Oxfam GB"])
+    );
+
+    let bad = app
+        .client
+        .get(format!(
+            "{}/export/coverage.geojson?area=nope!&from=2025-01-01&to=2025-12-31",
+            app.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let forged = app
+        .client
+        .get(&url)
+        .bearer_auth("forged.token.here")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    let area = app
+        .data(
+            "{ area(pcode: \"ET0201\") { centroid { lat lon } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(area["area"]["centroid"]["lat"], 11.79);
+}
+
+crate::on_both_backends!(coverage_exports_as_geojson);

@@ -90,8 +90,14 @@ fn period(from: Date, to: Date) -> ApiResult<Period> {
 
 /// Which interventions of the inputs the caller may not read.
 fn unreadable(ctx: &Context<'_>, inputs: &CoverageInputs) -> ApiResult<HashSet<InterventionId>> {
-    let scope = read_scope(ctx)?;
-    Ok(inputs
+    Ok(hidden_from(&read_scope(ctx)?, inputs))
+}
+
+fn hidden_from(
+    scope: &concord_domain::access::ReadScope,
+    inputs: &CoverageInputs,
+) -> HashSet<InterventionId> {
+    inputs
         .interventions
         .iter()
         .filter(|i| {
@@ -109,15 +115,70 @@ fn unreadable(ctx: &Context<'_>, inputs: &CoverageInputs) -> ApiResult<HashSet<I
             })
         })
         .map(|i| i.id)
-        .collect())
+        .collect()
+}
+
+/// Coverage of an area and of each area one level down, as a caller with `scope` may see
+/// it: the one computation behind the `coverage` query and the GeoJSON export.
+pub(crate) async fn coverage_rows(
+    store: &concord_store::Store,
+    scope: &concord_domain::access::ReadScope,
+    area: &concord_domain::area::Area,
+    sector: &NeedSector,
+    period: &Period,
+) -> ApiResult<Vec<(concord_domain::area::Area, CoverageCell)>> {
+    let inputs = store.coverage_inputs(period, Some(&area.path)).await?;
+    let hidden = hidden_from(scope, &inputs);
+    let children = store
+        .areas(
+            &AreaFilter {
+                parent: Some(area.pcode.clone()),
+                ..Default::default()
+            },
+            PageRequest {
+                after: None,
+                first: concord_store::MAX_PAGE_SIZE,
+            },
+        )
+        .await?
+        .items;
+    let mut rows_areas = vec![area.clone()];
+    rows_areas.extend(children);
+    let paths: Vec<AreaPath> = rows_areas.iter().map(|a| a.path.clone()).collect();
+    let (hidden_list, visible_list): (Vec<_>, Vec<_>) = inputs
+        .interventions
+        .iter()
+        .cloned()
+        .partition(|i| hidden.contains(&i.id));
+    let cells =
+        coverage::coverage_by_child(&paths, sector, period, &inputs.interventions, &inputs.needs);
+    let cells = protect(
+        cells,
+        &hidden_list,
+        &visible_list,
+        &paths,
+        sector,
+        period,
+        &inputs.needs,
+    );
+    Ok(rows_areas.into_iter().zip(cells).collect())
+}
+
+/// Parses the sector and period arguments the coverage query and export share.
+pub(crate) fn coverage_arguments(
+    sector: Option<&str>,
+    from: Date,
+    to: Date,
+) -> ApiResult<(NeedSector, Period)> {
+    Ok((need_sector(sector)?, period(from, to)?))
 }
 
 /// One cell of coverage as the caller may see it.
 pub struct CoverageCell {
-    cell: Cell,
+    pub(crate) cell: Cell,
     /// Organisations shown: all, or only those of readable work when suppressed.
-    organisations: Vec<OrganisationId>,
-    suppressed: bool,
+    pub(crate) organisations: Vec<OrganisationId>,
+    pub(crate) suppressed: bool,
 }
 
 /// Applies the privacy rule to cells computed over all interventions.
@@ -476,55 +537,17 @@ impl CoverageQuery {
         to: Date,
     ) -> ApiResult<Coverage> {
         let path = area_path(ctx, "area", &area).await?;
-        let sector = need_sector(sector.as_deref())?;
-        let period = period(from, to)?;
-        let inputs = store(ctx).coverage_inputs(&period, Some(&path)).await?;
-        let hidden = unreadable(ctx, &inputs)?;
+        let (sector, period) = coverage_arguments(sector.as_deref(), from, to)?;
         let pcode = path.pcodes().pop().ok_or(ApiError::NotFound)?;
-        let children: Vec<AreaPath> = store(ctx)
-            .areas(
-                &AreaFilter {
-                    parent: Some(pcode),
-                    ..Default::default()
-                },
-                PageRequest {
-                    after: None,
-                    first: concord_store::MAX_PAGE_SIZE,
-                },
-            )
+        let area = store(ctx).area(&pcode).await?.ok_or(ApiError::NotFound)?;
+        let mut rows = coverage_rows(store(ctx), &read_scope(ctx)?, &area, &sector, &period)
             .await?
-            .items
             .into_iter()
-            .map(|a| a.path)
-            .collect();
-        let mut areas = vec![path];
-        areas.extend(children);
-        let (hidden_list, visible_list): (Vec<_>, Vec<_>) = inputs
-            .interventions
-            .iter()
-            .cloned()
-            .partition(|i| hidden.contains(&i.id));
-        let cells = coverage::coverage_by_child(
-            &areas,
-            &sector,
-            &period,
-            &inputs.interventions,
-            &inputs.needs,
-        );
-        let mut cells = protect(
-            cells,
-            &hidden_list,
-            &visible_list,
-            &areas,
-            &sector,
-            &period,
-            &inputs.needs,
-        )
-        .into_iter();
-        let total = cells.next().ok_or(ApiError::NotFound)?;
+            .map(|(_, cell)| cell);
+        let total = rows.next().ok_or(ApiError::NotFound)?;
         Ok(Coverage {
             total,
-            children: cells.collect(),
+            children: rows.collect(),
         })
     }
 

@@ -1,7 +1,7 @@
 //! Resolvers, one module per aggregate, joined into the root types.
 
 mod areas;
-mod coverage;
+pub(crate) mod coverage;
 mod identity;
 mod interventions;
 mod needs;

@@ -8,6 +8,13 @@ use crate::loaders::Areas;
 use crate::paging::{IdCursor, page_request};
 use crate::scalars::Date;
 
+/// A point in WGS 84 degrees.
+#[derive(async_graphql::SimpleObject)]
+pub struct Point {
+    pub lat: f64,
+    pub lon: f64,
+}
+
 /// An administrative area on the official P-code hierarchy (COD).
 pub struct Area(pub area::Area);
 
@@ -52,6 +59,14 @@ impl Area {
 
     async fn valid_from(&self) -> Option<Date> {
         self.0.valid_from.map(Date)
+    }
+
+    /// A point inside the area, when known (COD `center_lat`/`center_lon`).
+    async fn centroid(&self) -> Option<Point> {
+        self.0.centroid.map(|c| Point {
+            lat: c.lat(),
+            lon: c.lon(),
+        })
     }
 
     async fn parent(&self, ctx: &Context<'_>) -> ApiResult<Option<Area>> {

@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "area")]
 pub struct Model {
     #[sea_orm(primary_key)]
@@ -13,6 +13,8 @@ pub struct Model {
     pub country: String,
     pub cod_version: Option<String>,
     pub valid_from: Option<Date>,
+    pub centroid_lat: Option<f64>,
+    pub centroid_lon: Option<f64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
