@@ -35,6 +35,9 @@ const WRITE_SEED: u64 = 0x5EED_0001;
 /// sides' poor row estimates trigger at every size and which costs more than it saves.
 const SQL_WORK_MEM: &str = "256MB";
 const PERIOD_INDEX: &str = "bench_intervention_period";
+/// A self-join slower than this is not timed again when the index leaves its plan as is.
+const SAME_PLAN_RERUN_SECS: u64 = 120;
+const SAME_PLAN: &str = "not re-run: the index leaves the plan unchanged";
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
@@ -239,6 +242,9 @@ async fn overlaps(args: OverlapArgs) -> anyhow::Result<()> {
                     .with_context(|| format!("{} at {}", backend.name(), fmt_size(size)))?;
                 println!("{}", store_line(&run));
                 results.stores.push(run);
+                if let Some(out) = &args.out {
+                    write_json(out, &args, &results)?;
+                }
             }
         }
         if let Some(out) = &args.out {
@@ -774,7 +780,19 @@ async fn self_join(store: &Store, size: u64, timeout_secs: u64) -> anyhow::Resul
     .await?;
     db.execute_unprepared("ANALYZE intervention").await?;
     let index_build = started.elapsed();
-    let with_index = timed_count(db, timeout_secs).await?;
+    // A long join whose plan the index does not change is not run a second time.
+    let plan = explain(db).await?;
+    let long = without_index
+        .time()
+        .is_none_or(|t| t > Duration::from_secs(SAME_PLAN_RERUN_SECS));
+    let with_index = if long && plan_shape(&plan) == plan_shape(&without_index.plan) {
+        SqlAttempt {
+            result: Err(SAME_PLAN.to_owned()),
+            plan,
+        }
+    } else {
+        timed_count(db, timeout_secs).await?
+    };
     let index_used = with_index.plan.contains(PERIOD_INDEX);
     Ok(SqlRun {
         size,
@@ -788,20 +806,8 @@ async fn self_join(store: &Store, size: u64, timeout_secs: u64) -> anyhow::Resul
 /// The self-join's plan and its time, in a transaction that gives it memory and a deadline.
 async fn timed_count(db: &DatabaseConnection, timeout_secs: u64) -> anyhow::Result<SqlAttempt> {
     let txn = db.begin().await?;
-    txn.execute_unprepared(&format!(
-        "SET LOCAL work_mem = '{SQL_WORK_MEM}'; SET LOCAL jit = off; \
-         SET LOCAL statement_timeout = '{timeout_secs}s'"
-    ))
-    .await?;
-    let plan: Vec<String> = txn
-        .query_all_raw(Statement::from_string(
-            DatabaseBackend::Postgres,
-            format!("EXPLAIN {SELF_JOIN}"),
-        ))
-        .await?
-        .iter()
-        .filter_map(|row| row.try_get_by_index::<String>(0).ok())
-        .collect();
+    txn.execute_unprepared(&settings(timeout_secs)).await?;
+    let plan = plan_of(&txn).await?;
     let started = Instant::now();
     let outcome = txn
         .query_one_raw(Statement::from_string(
@@ -817,10 +823,43 @@ async fn timed_count(db: &DatabaseConnection, timeout_secs: u64) -> anyhow::Resu
     };
     // A cancelled statement aborts the transaction; rolling back is all that is left.
     txn.rollback().await?;
-    Ok(SqlAttempt {
-        result,
-        plan: plan.join("\n"),
-    })
+    Ok(SqlAttempt { result, plan })
+}
+
+fn settings(timeout_secs: u64) -> String {
+    format!(
+        "SET LOCAL work_mem = '{SQL_WORK_MEM}'; SET LOCAL jit = off; \
+         SET LOCAL statement_timeout = '{timeout_secs}s'"
+    )
+}
+
+async fn plan_of<C: ConnectionTrait>(db: &C) -> anyhow::Result<String> {
+    let lines: Vec<String> = db
+        .query_all_raw(Statement::from_string(
+            DatabaseBackend::Postgres,
+            format!("EXPLAIN {SELF_JOIN}"),
+        ))
+        .await?
+        .iter()
+        .filter_map(|row| row.try_get_by_index::<String>(0).ok())
+        .collect();
+    Ok(lines.join("\n"))
+}
+
+async fn explain(db: &DatabaseConnection) -> anyhow::Result<String> {
+    let txn = db.begin().await?;
+    txn.execute_unprepared(&settings(60)).await?;
+    let plan = plan_of(&txn).await?;
+    txn.rollback().await?;
+    Ok(plan)
+}
+
+/// A plan without its cost estimates, which fresh statistics change.
+fn plan_shape(plan: &str) -> String {
+    plan.lines()
+        .map(|line| line.split("  (cost=").next().unwrap_or(line))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -973,6 +1012,16 @@ fn fmt_bytes(b: u64) -> String {
     }
 }
 
+fn fmt_ratio(r: f64) -> String {
+    if r < 0.1 {
+        format!("{r:.3}x")
+    } else if r < 10.0 {
+        format!("{r:.1}x")
+    } else {
+        format!("{r:.0}x")
+    }
+}
+
 fn opt_bytes(b: Option<u64>) -> String {
     b.map_or("n/a".to_owned(), fmt_bytes)
 }
@@ -1082,15 +1131,11 @@ fn tables(results: &Results) -> String {
         .engine
         .iter()
         .map(|e| match &e.skipped {
-            Some(reason) => vec![
-                fmt_size(e.size),
-                reason.clone(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ],
+            Some(_) => {
+                let mut row = vec![fmt_size(e.size), "skipped (see below)".to_owned()];
+                row.resize(8, "-".to_owned());
+                row
+            }
             None => vec![
                 fmt_size(e.size),
                 format!("{} ({} live)", fmt_count(e.candidates), fmt_count(e.live)),
@@ -1114,11 +1159,18 @@ fn tables(results: &Results) -> String {
                 &format!("score >= {DEFAULT_OVERLAP_MIN_SCORE}"),
                 "sweep",
                 "sweep peak RSS",
-                "candidates RSS",
+                "candidates RSS growth",
             ],
             &engine,
         )
     ));
+    for e in results.engine.iter().filter(|e| e.skipped.is_some()) {
+        out.push(format!(
+            "{}: {}",
+            fmt_size(e.size),
+            e.skipped.as_deref().unwrap_or_default()
+        ));
+    }
 
     if !results.stores.is_empty() {
         let rows: Vec<Vec<String>> = results
@@ -1134,7 +1186,7 @@ fn tables(results: &Results) -> String {
                         fmt_secs(*time),
                         fmt_count(summary.findings),
                         engine.map_or(String::new(), |e| {
-                            format!("{:.0}x", time.as_secs_f64() / e.sweep.as_secs_f64())
+                            fmt_ratio(time.as_secs_f64() / e.sweep.as_secs_f64())
                         }),
                     ),
                     None => (
@@ -1221,6 +1273,8 @@ fn tables(results: &Results) -> String {
             .map(|s| {
                 let attempt = |a: &SqlAttempt| match &a.result {
                     Ok((_, time)) => fmt_secs(*time),
+                    Err(e) if e == SAME_PLAN => "same plan".to_owned(),
+                    Err(e) if e.contains("statement timeout") => "timed out".to_owned(),
                     Err(_) => "failed".to_owned(),
                 };
                 let pairs = s
@@ -1229,19 +1283,10 @@ fn tables(results: &Results) -> String {
                     .as_ref()
                     .or(s.with_index.result.as_ref())
                     .map_or("-".to_owned(), |(p, _)| fmt_count(*p));
-                let recompute = results
-                    .stores
-                    .iter()
-                    .find(|r| r.size == s.size && r.backend == "PostgreSQL")
-                    .and_then(|r| r.recompute.as_ref())
-                    .map(|(t, _)| *t);
-                let engine = results
-                    .engine
-                    .iter()
-                    .find(|e| e.size == s.size && e.skipped.is_none())
-                    .map(|e| e.sweep);
+                let recompute = pg_recompute(results, s.size);
+                let engine = engine_sweep(results, s.size);
                 let ratio = |other: Option<Duration>| match (s.best(), other) {
-                    (Some(sql), Some(o)) => format!("{:.1}x", sql.as_secs_f64() / o.as_secs_f64()),
+                    (Some(sql), Some(o)) => fmt_ratio(sql.as_secs_f64() / o.as_secs_f64()),
                     _ => "-".to_owned(),
                 };
                 vec![
@@ -1272,6 +1317,23 @@ fn tables(results: &Results) -> String {
         ));
     }
     out.join("\n")
+}
+
+fn pg_recompute(results: &Results, size: u64) -> Option<Duration> {
+    results
+        .stores
+        .iter()
+        .find(|r| r.size == size && r.backend == "PostgreSQL")
+        .and_then(|r| r.recompute.as_ref())
+        .map(|(t, _)| *t)
+}
+
+fn engine_sweep(results: &Results, size: u64) -> Option<Duration> {
+    results
+        .engine
+        .iter()
+        .find(|e| e.size == size && e.skipped.is_none())
+        .map(|e| e.sweep)
 }
 
 fn write_json(path: &Path, args: &OverlapArgs, results: &Results) -> anyhow::Result<()> {
@@ -1335,6 +1397,10 @@ fn write_json(path: &Path, args: &OverlapArgs, results: &Results) -> anyhow::Res
                 "index_build_s": s.index_build.as_secs_f64(),
                 "index_used": s.index_used,
                 "best_s": s.best().map(|d| d.as_secs_f64()),
+                "best_over_postgres_recompute": s.best().zip(pg_recompute(results, s.size))
+                    .map(|(sql, r)| sql.as_secs_f64() / r.as_secs_f64()),
+                "best_over_engine_sweep": s.best().zip(engine_sweep(results, s.size))
+                    .map(|(sql, e)| sql.as_secs_f64() / e.as_secs_f64()),
             })
         })
         .collect();
