@@ -67,6 +67,9 @@ pub struct OverlapArgs {
     /// Measure the engine only, without databases.
     #[arg(long)]
     engine_only: bool,
+    /// Leave SQLite out (with `--postgres-url`, measure PostgreSQL only).
+    #[arg(long)]
+    no_sqlite: bool,
     /// Skip a database step predicted, from the previous size, to take longer than this.
     #[arg(long, default_value_t = 40)]
     max_step_minutes: u64,
@@ -232,7 +235,10 @@ async fn overlaps(args: OverlapArgs) -> anyhow::Result<()> {
         results.engine.push(engine.clone());
 
         if !args.engine_only {
-            let mut backends: Vec<Backend> = vec![Backend::Sqlite];
+            let mut backends: Vec<Backend> = Vec::new();
+            if !args.no_sqlite {
+                backends.push(Backend::Sqlite);
+            }
             if let Some(url) = &args.postgres_url {
                 backends.push(Backend::Postgres(url.clone()));
             }
