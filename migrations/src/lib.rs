@@ -7,6 +7,7 @@ mod m20261128_000001_registry;
 mod m20261128_000002_identity;
 mod m20261128_000003_overlaps;
 mod m20261128_000004_area_centroids;
+mod m20261128_000005_registry_changes;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_identity::Migration),
             Box::new(m20261128_000003_overlaps::Migration),
             Box::new(m20261128_000004_area_centroids::Migration),
+            Box::new(m20261128_000005_registry_changes::Migration),
         ]
     }
 }

@@ -69,6 +69,7 @@ async fn build(
         coverage_arguments(query.sector.as_deref(), Date(query.from), Date(query.to))?;
     let rows = coverage_rows(
         &state.store,
+        &state.coverage,
         &caller.principal.read_scope(),
         &area,
         &sector,

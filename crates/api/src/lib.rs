@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod coverage_cache;
 mod enums;
 pub mod error;
 pub mod events;
@@ -44,7 +45,18 @@ pub fn schema(
     authenticator: Authenticator,
     events: events::OverlapEvents,
 ) -> ConcordSchema {
+    let cache = coverage_cache::CoverageCache::new(store.clone());
+    schema_with(store, authenticator, events, cache)
+}
+
+fn schema_with(
+    store: Store,
+    authenticator: Authenticator,
+    events: events::OverlapEvents,
+    cache: coverage_cache::CoverageCache,
+) -> ConcordSchema {
     Schema::build(Query::default(), Mutation::default(), Subscription)
+        .data(cache)
         .data(store)
         .data(authenticator)
         .data(events)
@@ -65,15 +77,31 @@ pub use auth::Authenticator;
 pub(crate) struct AppState {
     schema: ConcordSchema,
     store: Store,
+    coverage: coverage_cache::CoverageCache,
     authenticator: Authenticator,
 }
 
 /// The HTTP surface: `POST /graphql`, GraphiQL at `GET /graphql`, subscriptions over
 /// WebSocket at `GET /graphql/ws` (graphql-transport-ws), `/healthz`, `/readyz`.
 pub fn router(store: Store, authenticator: Authenticator, events: events::OverlapEvents) -> Router {
+    let cache = coverage_cache::CoverageCache::new(store.clone());
+    router_with(store, authenticator, events, cache)
+}
+
+/// The router over a coverage cache the caller keeps a handle on (benchmarks wait for it).
+pub fn router_with(
+    store: Store,
+    authenticator: Authenticator,
+    events: events::OverlapEvents,
+    cache: coverage_cache::CoverageCache,
+) -> Router {
+    // Serving starts building the coverage index, so the first questions find it ready.
+    cache.start();
+    let schema = schema_with(store.clone(), authenticator.clone(), events, cache.clone());
     let state = AppState {
-        schema: schema(store.clone(), authenticator.clone(), events),
+        schema,
         store,
+        coverage: cache,
         authenticator,
     };
     Router::new()

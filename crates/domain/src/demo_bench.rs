@@ -28,6 +28,7 @@ use crate::demo;
 use crate::intervention::{
     BudgetInput, InterventionInput, LocationInput, ParticipationInput, SectorShareInput,
 };
+use crate::need::NeedInput;
 use crate::organisation::{OrganisationId, OrganisationInput};
 use crate::population::PopulationInput;
 use crate::values::{ActivityStatus, Approach, InterventionKind};
@@ -304,6 +305,53 @@ const SECTORS: [SectorSpec; 15] = [
     SectorSpec { vocabulary: "1", code: "15160", companion: 12, activities: ["Civil documentation", "Human rights monitoring", "Protection desks"] },
     SectorSpec { vocabulary: "10", code: "5404", companion: 12, activities: ["GBV case management", "Women and girls safe spaces", "Dignity kits"] },
 ];
+
+/// The year the benchmark's needs are stated for: the middle of the three years of work.
+pub const NEEDS_YEAR: i32 = 2024;
+
+/// Needs for every locality in `NEEDS_YEAR`: the intersectoral figure and one per cluster
+/// of the profile, with people in need and a JIAF severity drawn from `seed`. About a fifth
+/// of the cells are graded severe (3 or more), as in a crisis-wide HNO.
+pub fn needs(seed: u64) -> Vec<NeedInput> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x4EED);
+    let clusters: Vec<&str> = SECTORS
+        .iter()
+        .filter(|s| s.vocabulary == "10")
+        .map(|s| s.code)
+        .collect();
+    let (start, end) = (date(NEEDS_YEAR, 1, 1), date(NEEDS_YEAR, 12, 31));
+    let mut out = Vec::new();
+    for s in 0..ADMIN1 {
+        for l in 0..localities(s) {
+            let pcode = admin2_pcode(s, l);
+            let population: i64 = rng.random_range(20_000..400_000);
+            let intersectoral = population * rng.random_range(10..60) / 100;
+            let sectors = std::iter::once(None).chain(clusters.iter().map(|c| Some(*c)));
+            for sector in sectors {
+                let people_in_need = match sector {
+                    None => intersectoral,
+                    Some(_) => intersectoral * rng.random_range(20..100) / 100,
+                };
+                let severity = if rng.random_bool(0.2) {
+                    rng.random_range(3..=5)
+                } else {
+                    rng.random_range(1..=2)
+                };
+                out.push(NeedInput {
+                    pcode: pcode.clone(),
+                    sector: sector.map(str::to_owned),
+                    period_start: start,
+                    period_end: end,
+                    people_in_need,
+                    bands: Vec::new(),
+                    severity: Some(severity),
+                    source: Some("benchmark profile".to_owned()),
+                });
+            }
+        }
+    }
+    out
+}
 
 // ---------------------------------------------------------------------------------------
 // Random helpers
@@ -702,6 +750,24 @@ mod tests {
     use crate::organisation::NewOrganisation;
     use crate::reference::{self, SectorVocabulary};
     use crate::values::ActorLevel;
+
+    #[test]
+    fn needs_cover_every_locality_and_cluster_and_parse() {
+        let needs = needs(1);
+        let clusters = SECTORS.iter().filter(|s| s.vocabulary == "10").count();
+        assert_eq!(needs.len(), ADMIN2 * (1 + clusters));
+        let localities: HashSet<&str> = needs.iter().map(|n| n.pcode.as_str()).collect();
+        assert_eq!(localities.len(), ADMIN2);
+        for n in &needs {
+            crate::need::NewNeed::parse(n).expect("a generated need parses");
+        }
+        let severe = needs.iter().filter(|n| n.severity >= Some(3)).count();
+        assert!(
+            (needs.len() / 6..needs.len() / 4).contains(&severe),
+            "{severe}"
+        );
+        assert_eq!(needs, super::needs(1));
+    }
 
     fn ids() -> Vec<OrganisationId> {
         (1..=ORGANISATIONS as i64).map(OrganisationId).collect()

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod area;
 pub mod coverage;
+pub mod coverage_index;
 pub mod demo;
 pub mod demo_bench;
 pub mod error;

@@ -44,6 +44,9 @@ pub enum BenchCommand {
     /// Overlap detection: the engine alone, recomputation from SQLite and PostgreSQL, the
     /// write-time check, and a PostgreSQL self-join for comparison.
     Overlaps(OverlapArgs),
+    /// Coverage and gaps: every cell in the engine, single-area `gaps` through HTTP, and a
+    /// PostgreSQL multirange query for comparison.
+    Gaps(crate::bench_gaps::GapArgs),
 }
 
 #[derive(Args, Debug)]
@@ -84,6 +87,7 @@ pub struct OverlapArgs {
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Overlaps(args) => overlaps(args).await,
+        BenchCommand::Gaps(args) => crate::bench_gaps::gaps(args).await,
     }
 }
 
@@ -116,13 +120,13 @@ struct StoreRun {
     skipped: Option<String>,
 }
 
-#[derive(Clone, Debug)]
-struct Latencies {
-    samples: Vec<Duration>,
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Latencies {
+    pub(crate) samples: Vec<Duration>,
 }
 
 impl Latencies {
-    fn percentile(&self, p: f64) -> Duration {
+    pub(crate) fn percentile(&self, p: f64) -> Duration {
         let mut sorted = self.samples.clone();
         sorted.sort_unstable();
         if sorted.is_empty() {
@@ -137,7 +141,7 @@ impl Latencies {
         self.samples.iter().sum()
     }
 
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         json!({
             "count": self.samples.len(),
             "p50_ms": ms(self.percentile(50.0)),
@@ -371,13 +375,13 @@ fn engine_guard(previous: &[EngineRun], size: u64, seed: u64) -> anyhow::Result<
 // 2-4. Databases
 // ---------------------------------------------------------------------------------------
 
-enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres(String),
 }
 
 impl Backend {
-    fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Backend::Sqlite => "SQLite",
             Backend::Postgres(_) => "PostgreSQL",
@@ -386,14 +390,14 @@ impl Backend {
 }
 
 /// A fresh database for one size, removed when `finish` is called.
-struct Scratch {
-    url: String,
+pub(crate) struct Scratch {
+    pub(crate) url: String,
     sqlite_dir: Option<PathBuf>,
     postgres: Option<(DatabaseConnection, String)>,
 }
 
 impl Scratch {
-    async fn create(backend: &Backend, size: u64) -> anyhow::Result<Self> {
+    pub(crate) async fn create(backend: &Backend, size: u64) -> anyhow::Result<Self> {
         match backend {
             Backend::Sqlite => {
                 let dir = std::env::temp_dir()
@@ -432,7 +436,7 @@ impl Scratch {
         }
     }
 
-    async fn finish(self, keep: bool) -> anyhow::Result<()> {
+    pub(crate) async fn finish(self, keep: bool) -> anyhow::Result<()> {
         if keep {
             println!("  kept {}", self.url);
             return Ok(());
@@ -545,7 +549,7 @@ async fn measure_in(
 
 /// The country, the organisations, then the interventions through the bulk path in
 /// batches of 1,000, streamed from the generator.
-async fn load(
+pub(crate) async fn load(
     store: &Store,
     size: u64,
     seed: u64,
@@ -888,12 +892,12 @@ fn rss() -> Option<u64> {
     status_kib("VmRSS:")
 }
 
-fn peak_rss() -> Option<u64> {
+pub(crate) fn peak_rss() -> Option<u64> {
     status_kib("VmHWM:")
 }
 
 /// Resets the peak resident set size (Linux 4.0+), so that `VmHWM` measures one phase.
-fn reset_peak() -> bool {
+pub(crate) fn reset_peak() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
@@ -912,7 +916,7 @@ fn mem_available() -> Option<u64> {
     meminfo("MemAvailable:")
 }
 
-async fn machine(postgres_url: Option<&str>) -> Value {
+pub(crate) async fn machine(postgres_url: Option<&str>) -> Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {
@@ -976,7 +980,7 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1_000.0
 }
 
-fn fmt_secs(d: Duration) -> String {
+pub(crate) fn fmt_secs(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s < 0.001 {
         format!("{:.0} µs", s * 1e6)

@@ -3,6 +3,7 @@
 //! `CONCORD_*` environment variables, once, at start-up.
 
 mod bench;
+mod bench_gaps;
 mod config;
 mod demo;
 mod gaps;

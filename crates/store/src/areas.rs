@@ -10,6 +10,7 @@ use sea_orm::{
 };
 
 use crate::audit::{self, Actor, AuditAction};
+use crate::changes::RegistryChange;
 use crate::entity::area;
 use crate::organisations::corrupt;
 use crate::{Page, PageRequest, Store, StoreResult};
@@ -218,7 +219,10 @@ impl Store {
             Some(&serde_json::json!({ "inserted": report.inserted, "updated": report.updated })),
         )
         .await?;
+        // Paths may have moved under interventions and needs: nothing cached still holds.
+        RegistryChange::Everything.announce(&txn).await?;
         txn.commit().await?;
+        self.note_change(RegistryChange::Everything);
         Ok(report)
     }
 

@@ -6,12 +6,15 @@
 use std::collections::HashMap;
 
 use concord_domain::area::AreaPath;
-use concord_domain::coverage::{CoverageIntervention, NeedFigure, coverage_intervention_of};
+use concord_domain::coverage::{NeedFigure, coverage_intervention_of};
+use concord_domain::coverage_index::{
+    CoverageIndex, CoverageSlice, IndexedIntervention, ReachFigure, reach_in,
+};
 use concord_domain::intervention::InterventionId;
 use concord_domain::need::{NeedSector, Severity};
-use concord_domain::values::{ActivityStatus, Period, Visibility};
+use concord_domain::values::{ActivityStatus, Period};
 use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::entity::{area, intervention, need, progress_report};
 use crate::interventions::{assemble, located_in_any};
@@ -19,13 +22,8 @@ use crate::organisations::corrupt;
 use crate::overlaps::paths_of;
 use crate::{Store, StoreResult};
 
-/// The engine's inputs, with each intervention's visibility for the API's privacy rules.
-#[derive(Clone, Debug, Default)]
-pub struct CoverageInputs {
-    pub interventions: Vec<CoverageIntervention>,
-    pub visibility: HashMap<InterventionId, Visibility>,
-    pub needs: Vec<NeedFigure>,
-}
+/// Interventions loaded per round trip when the whole registry is read.
+const LOAD_CHUNK: u64 = 5_000;
 
 impl Store {
     /// Interventions running on a day of `period` (cancelled work excluded) located in
@@ -34,7 +32,7 @@ impl Store {
         &self,
         period: &Period,
         within: Option<&AreaPath>,
-    ) -> StoreResult<CoverageInputs> {
+    ) -> StoreResult<CoverageSlice> {
         let mut cond = Condition::all()
             .add(intervention::Column::Status.ne(ActivityStatus::Cancelled.code()))
             .add(
@@ -53,44 +51,115 @@ impl Store {
             .order_by_asc(intervention::Column::Id)
             .all(&self.db)
             .await?;
+        let mut out = CoverageSlice::default();
+        for item in self.indexed(rows).await? {
+            let mut i = item.intervention;
+            i.reached = reach_in(&item.reports, period);
+            out.visibility.insert(i.id, item.visibility);
+            out.interventions.push(i);
+        }
+        out.needs = self.need_figures(Some(period), within).await?;
+        Ok(out)
+    }
+
+    /// Every intervention and need, indexed for the coverage questions of one area.
+    pub async fn coverage_index(&self) -> StoreResult<CoverageIndex> {
+        let mut items = Vec::new();
+        let mut after = 0;
+        loop {
+            let rows = intervention::Entity::find()
+                .filter(intervention::Column::Id.gt(after))
+                .order_by_asc(intervention::Column::Id)
+                .limit(LOAD_CHUNK)
+                .all(&self.db)
+                .await?;
+            let Some(last) = rows.last() else { break };
+            after = last.id;
+            items.extend(self.indexed(rows).await?);
+        }
+        Ok(CoverageIndex::new(
+            items,
+            self.need_figures(None, None).await?,
+        ))
+    }
+
+    /// The current state of some interventions for the coverage index; an id missing from
+    /// the answer was deleted.
+    pub async fn coverage_items(
+        &self,
+        ids: &[InterventionId],
+    ) -> StoreResult<Vec<IndexedIntervention>> {
+        let mut items = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(1000) {
+            let rows = intervention::Entity::find()
+                .filter(intervention::Column::Id.is_in(chunk.iter().map(|i| i.0)))
+                .order_by_asc(intervention::Column::Id)
+                .all(&self.db)
+                .await?;
+            items.extend(self.indexed(rows).await?);
+        }
+        Ok(items)
+    }
+
+    /// Every need, for the coverage index.
+    pub async fn coverage_needs(&self) -> StoreResult<Vec<NeedFigure>> {
+        self.need_figures(None, None).await
+    }
+
+    /// Rows as the coverage engine sees them, with their visibility and progress reports.
+    async fn indexed(
+        &self,
+        rows: Vec<intervention::Model>,
+    ) -> StoreResult<Vec<IndexedIntervention>> {
         let interventions = assemble(&self.db, rows).await?;
         let paths = paths_of(&self.db, &interventions).await?;
-
-        // The latest report in the period is the reach: reports are cumulative per period
-        // and a target is never a reach.
         let ids: Vec<i64> = interventions.iter().map(|i| i.id.0).collect();
-        let mut reached: HashMap<i64, (chrono::NaiveDate, u64)> = HashMap::new();
+        let mut reports: HashMap<i64, Vec<ReachFigure>> = HashMap::new();
         for chunk in ids.chunks(1000) {
-            let mut reports = progress_report::Entity::find()
+            let rows = progress_report::Entity::find()
                 .filter(progress_report::Column::InterventionId.is_in(chunk.iter().copied()))
-                .filter(progress_report::Column::PeriodStart.gte(period.start()));
-            if let Some(end) = period.end() {
-                reports = reports.filter(progress_report::Column::PeriodEnd.lte(end));
-            }
-            for report in reports.all(&self.db).await? {
-                let entry = reached
-                    .entry(report.intervention_id)
-                    .or_insert((report.period_end, 0));
-                if report.period_end >= entry.0 {
-                    *entry = (
-                        report.period_end,
-                        u64::try_from(report.reached_total).unwrap_or(0),
-                    );
-                }
+                .order_by_asc(progress_report::Column::Id)
+                .all(&self.db)
+                .await?;
+            for r in rows {
+                reports
+                    .entry(r.intervention_id)
+                    .or_default()
+                    .push(ReachFigure {
+                        start: r.period_start,
+                        end: r.period_end,
+                        reached: u64::try_from(r.reached_total).unwrap_or(0),
+                    });
             }
         }
-        let mut out = CoverageInputs::default();
-        for i in &interventions {
-            out.visibility.insert(i.id, i.record.visibility);
-            if let Some(c) = coverage_intervention_of(i, &paths, reached.get(&i.id.0).map(|r| r.1))
-            {
-                out.interventions.push(c);
-            }
-        }
+        Ok(interventions
+            .iter()
+            .filter_map(|i| {
+                let c = coverage_intervention_of(i, &paths, None)?;
+                Some(IndexedIntervention {
+                    intervention: c,
+                    visibility: i.record.visibility,
+                    reports: reports.remove(&i.id.0).unwrap_or_default(),
+                })
+            })
+            .collect())
+    }
 
-        let mut needs = need::Entity::find()
-            .filter(need::Column::PeriodStart.lte(period.end().unwrap_or(chrono::NaiveDate::MAX)));
-        needs = needs.filter(need::Column::PeriodEnd.gte(period.start()));
+    /// Needs stated in `period` (all when `None`) in `within` or below it.
+    async fn need_figures(
+        &self,
+        period: Option<&Period>,
+        within: Option<&AreaPath>,
+    ) -> StoreResult<Vec<NeedFigure>> {
+        let mut out = Vec::new();
+        let mut needs = need::Entity::find();
+        if let Some(period) = period {
+            needs = needs
+                .filter(
+                    need::Column::PeriodStart.lte(period.end().unwrap_or(chrono::NaiveDate::MAX)),
+                )
+                .filter(need::Column::PeriodEnd.gte(period.start()));
+        }
         if let Some(area) = within {
             let (lower, upper) = area.subtree_range();
             needs = needs.filter(
@@ -105,18 +174,22 @@ impl Store {
             );
         }
         let need_rows = needs.all(&self.db).await?;
-        let area_paths: HashMap<i64, String> = area::Entity::find()
-            .filter(area::Column::Id.is_in(need_rows.iter().map(|n| n.area_id)))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|a| (a.id, a.path))
-            .collect();
+        let mut area_ids: Vec<i64> = need_rows.iter().map(|n| n.area_id).collect();
+        area_ids.sort_unstable();
+        area_ids.dedup();
+        let mut area_paths: HashMap<i64, String> = HashMap::new();
+        for chunk in area_ids.chunks(1000) {
+            let rows = area::Entity::find()
+                .filter(area::Column::Id.is_in(chunk.iter().copied()))
+                .all(&self.db)
+                .await?;
+            area_paths.extend(rows.into_iter().map(|a| (a.id, a.path)));
+        }
         for n in need_rows {
             let Some(path) = area_paths.get(&n.area_id) else {
                 continue;
             };
-            out.needs.push(NeedFigure {
+            out.push(NeedFigure {
                 area: AreaPath::parse(path).map_err(|_| corrupt("area.path"))?,
                 sector: NeedSector::from_key(&n.sector_key)
                     .ok_or_else(|| corrupt("need.sector_key"))?,

@@ -24,6 +24,7 @@ use sea_orm::{
 
 use crate::areas::{contains_pattern, pcodes_by_area_id};
 use crate::audit::{self, Actor, AuditAction};
+use crate::changes::RegistryChange;
 use crate::entity::{
     area, intervention, intervention_location, intervention_participant, intervention_sector,
     organisation,
@@ -559,7 +560,10 @@ impl Store {
         .await?;
         let (overlaps, new_findings) =
             Store::check_overlaps_in(&txn, &stored, self.overlap_min_score).await?;
+        let change = RegistryChange::Interventions(vec![stored.id]);
+        change.announce(&txn).await?;
         txn.commit().await?;
+        self.note_change(change);
         Ok(WrittenIntervention {
             intervention: stored,
             overlaps,
@@ -616,7 +620,12 @@ impl Store {
         }
         insert_children(&txn, &written, &areas).await?;
         audit::record_created(&txn, actor, "intervention", &written).await?;
+        let change = RegistryChange::Interventions(
+            written.iter().map(|(id, _)| InterventionId(*id)).collect(),
+        );
+        change.announce(&txn).await?;
         txn.commit().await?;
+        self.note_change(change);
         Ok(written.len() as u64)
     }
 
@@ -676,7 +685,10 @@ impl Store {
         .await?;
         let (overlaps, new_findings) =
             Store::check_overlaps_in(&txn, &stored, self.overlap_min_score).await?;
+        let change = RegistryChange::Interventions(vec![stored.id]);
+        change.announce(&txn).await?;
         txn.commit().await?;
+        self.note_change(change);
         Ok(WrittenIntervention {
             intervention: stored,
             overlaps,
@@ -723,7 +735,10 @@ impl Store {
             None::<&()>,
         )
         .await?;
+        let change = RegistryChange::Interventions(vec![id]);
+        change.announce(&txn).await?;
         txn.commit().await?;
+        self.note_change(change);
         Ok(())
     }
 

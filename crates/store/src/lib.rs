@@ -4,6 +4,7 @@
 
 mod areas;
 mod audit;
+mod changes;
 mod coverage;
 pub mod entity;
 mod error;
@@ -21,7 +22,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseBackend, DatabaseConnection};
 
 pub use areas::{AreaFilter, AreaImport};
 pub use audit::{Actor, AuditAction, AuditEvent, AuditFilter};
-pub use coverage::CoverageInputs;
+pub use changes::{ChangeListener, PendingChanges, REGISTRY_CHANNEL, RegistryChange};
 pub use error::{StoreError, StoreResult};
 pub use identity::{
     ApiKey, Credentials, NewApiKey, NewUser, RefreshRefusal, User, normalise_email,
@@ -66,6 +67,8 @@ pub struct Store {
     db: DatabaseConnection,
     /// Pairs scoring below this are not stored as findings (see `with_overlap_min_score`).
     overlap_min_score: f64,
+    /// Shared by clones: what committed writes changed, for in-memory consumers.
+    changes: changes::SharedChangeLog,
 }
 
 /// The default lowest score a pair needs to be stored as a finding.
@@ -96,6 +99,7 @@ impl Store {
         Ok(Store {
             db,
             overlap_min_score: DEFAULT_OVERLAP_MIN_SCORE,
+            changes: Default::default(),
         })
     }
 
@@ -104,6 +108,7 @@ impl Store {
         Store {
             db,
             overlap_min_score: DEFAULT_OVERLAP_MIN_SCORE,
+            changes: Default::default(),
         }
     }
 

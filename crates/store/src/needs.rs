@@ -21,6 +21,7 @@ use sea_orm::{
 
 use crate::areas::pcodes_by_area_id;
 use crate::audit::{self, Actor, AuditAction};
+use crate::changes::RegistryChange;
 use crate::entity::{area, need, progress_report};
 use crate::interventions::visible_row;
 use crate::organisations::corrupt;
@@ -112,7 +113,9 @@ impl Store {
     pub async fn upsert_need(&self, record: &NewNeed, actor: &Actor) -> StoreResult<Need> {
         let txn = self.db.begin().await?;
         let saved = upsert_need_in(&txn, record, actor).await?;
+        RegistryChange::Needs.announce(&txn).await?;
         txn.commit().await?;
+        self.note_change(RegistryChange::Needs);
         Ok(saved)
     }
 
@@ -122,7 +125,9 @@ impl Store {
         for record in records {
             upsert_need_in(&txn, record, actor).await?;
         }
+        RegistryChange::Needs.announce(&txn).await?;
         txn.commit().await?;
+        self.note_change(RegistryChange::Needs);
         Ok(records.len() as u64)
     }
 }
@@ -296,7 +301,10 @@ impl Store {
             Some(&saved),
         )
         .await?;
+        let change = RegistryChange::Interventions(vec![record.intervention]);
+        change.announce(&txn).await?;
         txn.commit().await?;
+        self.note_change(change);
         Ok(saved)
     }
 

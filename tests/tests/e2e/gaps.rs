@@ -177,9 +177,74 @@ async fn restricted_work_cannot_be_singled_out_of_aggregates(app: &TestApp) {
     assert_eq!(member["coverage"]["total"]["suppressed"], false);
 }
 
+/// The `(kind, pcode)` of every WASH gap under ET02 that `app` answers.
+async fn wash_gaps(app: &TestApp) -> Vec<(String, String)> {
+    let query = "query($f: GapFilter) { gaps(filter: $f) { edges { node { kind pcode } } } }";
+    let data = app
+        .data(
+            query,
+            json!({ "f": { "area": "ET02", "sector": "WSH", "from": "2025-01-01", "to": "2025-12-31" } }),
+        )
+        .await;
+    data["gaps"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["node"]["kind"].as_str().unwrap().to_owned(),
+                e["node"]["pcode"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A server answers gaps from an in-memory index; writes made through another process on
+/// the same database (a replica, a CLI import) must reach it. On SQLite the next question
+/// sees them; on PostgreSQL they arrive by notification, so the test allows a moment.
+async fn gaps_see_writes_of_other_processes(app: &TestApp) {
+    seed_areas(app).await;
+    need(app, "ET0201", Some("WSH"), 10_000, 4).await;
+    let uncovered = |pcode: &str| ("UNCOVERED".to_owned(), pcode.to_owned());
+    assert!(wash_gaps(app).await.contains(&uncovered("ET0201")));
+    // Long enough for a fresh server to have built its index from this small database.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(wash_gaps(app).await.contains(&uncovered("ET0201")));
+
+    let replica = app.replica().await;
+    let oxfam = create_organisation(&replica, "Oxfam GB", None).await;
+    let mut input = water_input(&oxfam, "OX-1");
+    input["locations"] = json!([{ "pcode": "ET0201" }]);
+    input["target"] = json!({ "total": 10_000 });
+    create_intervention(&replica, input).await;
+    need(&replica, "ET0202", Some("WSH"), 8_000, 4).await;
+
+    let postgres = app.database.url.starts_with("postgres");
+    let mut gaps = wash_gaps(app).await;
+    for _ in 0..50 {
+        if !postgres
+            || (!gaps.contains(&uncovered("ET0201")) && gaps.contains(&uncovered("ET0202")))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        gaps = wash_gaps(app).await;
+    }
+    assert!(
+        !gaps.contains(&uncovered("ET0201")),
+        "served through the replica: {gaps:?}"
+    );
+    assert!(
+        gaps.contains(&uncovered("ET0202")),
+        "stated through the replica: {gaps:?}"
+    );
+    replica.stop().await;
+}
+
 crate::on_both_backends!(
     gaps_are_found_and_ranked,
-    restricted_work_cannot_be_singled_out_of_aggregates
+    restricted_work_cannot_be_singled_out_of_aggregates,
+    gaps_see_writes_of_other_processes
 );
 
 /// Real needs tables load all or nothing, or partly with --partial.

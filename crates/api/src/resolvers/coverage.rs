@@ -15,15 +15,17 @@ use concord_domain::area::{AdminLevel, AreaPath};
 use concord_domain::coverage::{
     self, CoverageCell as Cell, CoverageIntervention, GapKind as DomainKind, GapSettings,
 };
+use concord_domain::coverage_index::CoverageSlice;
 use concord_domain::intervention::InterventionId;
 use concord_domain::need::NeedSector;
 use concord_domain::organisation::OrganisationId;
 use concord_domain::reference::{self, SectorVocabulary};
 use concord_domain::values::{Period, Visibility};
-use concord_store::{AreaFilter, CoverageInputs, PageRequest};
+use concord_store::{AreaFilter, PageRequest};
 
 use super::area_path;
 use crate::access::{self, read_scope};
+use crate::coverage_cache::CoverageCache;
 use crate::enums::Dimension;
 use crate::error::{ApiError, ApiResult};
 use crate::paging::{IdCursor, page_request};
@@ -88,14 +90,19 @@ fn period(from: Date, to: Date) -> ApiResult<Period> {
     Period::new("to", from.0, Some(to.0)).map_err(|e| ApiError::invalid(&e.field, &e.message))
 }
 
+fn coverage_cache<'a>(ctx: &'a Context<'_>) -> ApiResult<&'a CoverageCache> {
+    ctx.data::<CoverageCache>()
+        .map_err(|_| ApiError::Internal("the coverage cache is missing".into()))
+}
+
 /// Which interventions of the inputs the caller may not read.
-fn unreadable(ctx: &Context<'_>, inputs: &CoverageInputs) -> ApiResult<HashSet<InterventionId>> {
+fn unreadable(ctx: &Context<'_>, inputs: &CoverageSlice) -> ApiResult<HashSet<InterventionId>> {
     Ok(hidden_from(&read_scope(ctx)?, inputs))
 }
 
 fn hidden_from(
     scope: &concord_domain::access::ReadScope,
-    inputs: &CoverageInputs,
+    inputs: &CoverageSlice,
 ) -> HashSet<InterventionId> {
     inputs
         .interventions
@@ -122,12 +129,13 @@ fn hidden_from(
 /// it: the one computation behind the `coverage` query and the GeoJSON export.
 pub(crate) async fn coverage_rows(
     store: &concord_store::Store,
+    cache: &CoverageCache,
     scope: &concord_domain::access::ReadScope,
     area: &concord_domain::area::Area,
     sector: &NeedSector,
     period: &Period,
 ) -> ApiResult<Vec<(concord_domain::area::Area, CoverageCell)>> {
-    let inputs = store.coverage_inputs(period, Some(&area.path)).await?;
+    let inputs = cache.slice(Some(&area.path), period).await?;
     let hidden = hidden_from(scope, &inputs);
     let children = store
         .areas(
@@ -459,7 +467,7 @@ impl CoverageQuery {
                 _ => a.clone(),
             }
         });
-        let inputs = store(ctx).coverage_inputs(&period, within.as_ref()).await?;
+        let inputs = coverage_cache(ctx)?.slice(within.as_ref(), &period).await?;
         let hidden = unreadable(ctx, &inputs)?;
         let sector = filter
             .sector
@@ -540,10 +548,17 @@ impl CoverageQuery {
         let (sector, period) = coverage_arguments(sector.as_deref(), from, to)?;
         let pcode = path.pcodes().pop().ok_or(ApiError::NotFound)?;
         let area = store(ctx).area(&pcode).await?.ok_or(ApiError::NotFound)?;
-        let mut rows = coverage_rows(store(ctx), &read_scope(ctx)?, &area, &sector, &period)
-            .await?
-            .into_iter()
-            .map(|(_, cell)| cell);
+        let mut rows = coverage_rows(
+            store(ctx),
+            coverage_cache(ctx)?,
+            &read_scope(ctx)?,
+            &area,
+            &sector,
+            &period,
+        )
+        .await?
+        .into_iter()
+        .map(|(_, cell)| cell);
         let total = rows.next().ok_or(ApiError::NotFound)?;
         Ok(Coverage {
             total,
@@ -591,7 +606,7 @@ impl CoverageQuery {
             .map(|a| (a.path.as_str().to_owned(), a.name.clone()))
             .collect();
         let areas: Vec<AreaPath> = rows.into_iter().map(|a| a.path).collect();
-        let inputs = store(ctx).coverage_inputs(&period, Some(&path)).await?;
+        let inputs = coverage_cache(ctx)?.slice(Some(&path), &period).await?;
         let hidden = unreadable(ctx, &inputs)?;
         let (hidden_list, visible_list): (Vec<_>, Vec<_>) = inputs
             .interventions
