@@ -14,6 +14,7 @@ mod fast_map;
 pub mod intervention;
 pub mod need;
 pub mod organisation;
+pub mod organisation_matching;
 pub mod overlap;
 pub mod population;
 pub mod reference;

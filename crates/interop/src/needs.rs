@@ -113,9 +113,11 @@ use concord_domain::population::PopulationBandInput;
 use concord_domain::reference::{self, Country, SectorVocabulary};
 use serde::Serialize;
 
-/// How many rows from the top are searched for the HXL hashtag row. Real tables put a title,
-/// group headers and column headers above it.
-pub const HEADER_SEARCH_ROWS: usize = 10;
+pub use crate::hxl::{HEADER_SEARCH_ROWS, parse_count};
+use crate::hxl::{
+    LabelSector, Record, SectorCode, Tag, column_labels, country_of, find_tag_row, header_key,
+    header_labels, is_tag_row, parse_tag, read_records, sector_from_label, words,
+};
 
 /// What the caller knows that the file may not say.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -261,147 +263,11 @@ pub fn read_needs<R: Read>(reader: R, options: &NeedsOptions) -> Result<NeedsTab
         read_hpc(&records, first_index, &keys, &mut out);
         NeedsFormat::HpcHno
     } else {
-        let tag_row = records
-            .iter()
-            .take(HEADER_SEARCH_ROWS)
-            .position(is_tag_row)
-            .ok_or(NeedsError::UnrecognisedHeader)?;
+        let tag_row = find_tag_row(&records).ok_or(NeedsError::UnrecognisedHeader)?;
         read_hxl(&records, tag_row, &mut out)?;
         NeedsFormat::HxlDrought
     };
     Ok(out.finish(format))
-}
-
-/// Reads a count of people as written in real tables: `80 418`, `12,345`, `1'000`,
-/// `80418.0` give a number; `-` and blank give `None` (no figure); fractions, exponents,
-/// negatives and text are refused with the reason.
-pub fn parse_count(s: &str) -> Result<Option<u64>, String> {
-    let text = s.trim();
-    if text.is_empty() || matches!(text, "-" | "\u{2013}" | "\u{2014}") {
-        return Ok(None);
-    }
-    if text.starts_with(['-', '\u{2212}']) {
-        return Err(format!(
-            "{text:?} is negative, which no count of people can be"
-        ));
-    }
-    let (whole, fraction) = match text.split_once('.') {
-        Some((whole, fraction)) => (whole, Some(fraction)),
-        None => (text, None),
-    };
-    if let Some(fraction) = fraction
-        && (fraction.is_empty() || !fraction.bytes().all(|b| b == b'0'))
-    {
-        return Err(format!("{text:?} is not a whole number of people"));
-    }
-    let separator_kind = |c: char| match c {
-        ',' => Some(0),
-        '\'' | '\u{2019}' => Some(1),
-        ' ' | '\u{a0}' | '\u{202f}' | '\u{2009}' => Some(2),
-        _ => None,
-    };
-    let not_a_number = || format!("{text:?} is not a number");
-    let kinds: HashSet<u8> = whole.chars().filter_map(separator_kind).collect();
-    if kinds.len() > 1 {
-        return Err(format!("{text:?} mixes thousands separators"));
-    }
-    let groups: Vec<&str> = whole.split(|c| separator_kind(c).is_some()).collect();
-    if groups
-        .iter()
-        .any(|g| g.is_empty() || !g.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Err(not_a_number());
-    }
-    if groups.len() > 1 && (groups[0].len() > 3 || groups[1..].iter().any(|g| g.len() != 3)) {
-        return Err(format!(
-            "{text:?} is not a number: thousands separators must set off groups of three digits"
-        ));
-    }
-    groups
-        .concat()
-        .parse::<u64>()
-        .map(Some)
-        .map_err(|_| format!("{text:?} is too large"))
-}
-
-// ---------------------------------------------------------------------------------------
-// Records
-// ---------------------------------------------------------------------------------------
-
-struct Record {
-    line: u64,
-    cells: Vec<String>,
-    utf8: bool,
-}
-
-impl Record {
-    fn get(&self, index: usize) -> &str {
-        self.cells.get(index).map_or("", |c| c.trim())
-    }
-
-    fn get_opt(&self, index: Option<usize>) -> &str {
-        index.map_or("", |i| self.get(i))
-    }
-
-    fn is_blank(&self) -> bool {
-        self.cells.iter().all(|c| c.trim().is_empty())
-    }
-}
-
-fn read_records<R: Read>(reader: R) -> Result<Vec<Record>, NeedsError> {
-    let mut csv = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(reader);
-    let mut records: Vec<Record> = Vec::new();
-    let mut record = csv::ByteRecord::new();
-    while csv.read_byte_record(&mut record)? {
-        let line = record.position().map_or_else(
-            || records.last().map_or(1, |r| r.line + 1),
-            csv::Position::line,
-        );
-        let first = records.is_empty();
-        let mut utf8 = true;
-        let cells = record
-            .iter()
-            .enumerate()
-            .map(|(i, field)| {
-                let field = if first && i == 0 {
-                    field.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(field)
-                } else {
-                    field
-                };
-                match std::str::from_utf8(field) {
-                    Ok(s) => s.to_owned(),
-                    Err(_) => {
-                        utf8 = false;
-                        String::from_utf8_lossy(field).into_owned()
-                    }
-                }
-            })
-            .collect();
-        records.push(Record { line, cells, utf8 });
-    }
-    Ok(records)
-}
-
-/// Header names are matched loosely (case, spaces and punctuation ignored), because these
-/// tables pass through spreadsheets that rewrite them.
-fn header_key(header: &str) -> String {
-    header
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
-fn country_of(code: &str) -> Option<&'static Country> {
-    let code = code.trim();
-    match code.len() {
-        2 => reference::country_by_alpha2(code),
-        3 => reference::country_by_alpha3(code),
-        _ => None,
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -566,83 +432,6 @@ impl<'a> Out<'a> {
 // Sectors, bands and categories
 // ---------------------------------------------------------------------------------------
 
-/// The sector of a figure: `None` is intersectoral, else a code `NewNeed::parse` accepts.
-type SectorCode = Option<&'static str>;
-
-/// Words that say what is counted, not for which sector.
-const GENERIC_WORDS: &[&str] = &[
-    "affected",
-    "people",
-    "in",
-    "need",
-    "needs",
-    "pin",
-    "population",
-    "persons",
-    "individuals",
-    "figure",
-    "figures",
-    "number",
-    "of",
-    "and",
-    "the",
-    "for",
-    "target",
-    "targeted",
-    "reached",
-    "caseload",
-];
-
-/// Header labels (lower case, generic words left out) to sector codes. Agriculture is DAC
-/// `311`, crosswalked to the Food Security cluster (see the module documentation).
-const SECTOR_LABELS: &[(&str, &str)] = &[
-    ("health", "HEA"),
-    ("nutrition", "NUT"),
-    ("food", "FSC"),
-    ("food security", "FSC"),
-    ("food security livelihoods", "FSC"),
-    ("food security livelihood", "FSC"),
-    ("food security agriculture", "FSC"),
-    ("fsl", "FSC"),
-    ("fsac", "FSC"),
-    ("livelihoods", "FSC"),
-    ("agriculture", "311"),
-    ("esnfi", "SHL"),
-    ("es nfi", "SHL"),
-    ("shelter", "SHL"),
-    ("shelter nfi", "SHL"),
-    ("snfi", "SHL"),
-    ("s nfi", "SHL"),
-    ("nfi", "SHL"),
-    ("emergency shelter", "SHL"),
-    ("emergency shelter nfi", "SHL"),
-    ("shelter non food items", "SHL"),
-    ("emergency shelter non food items", "SHL"),
-    ("education", "EDU"),
-    ("protection", "PRO"),
-    ("general protection", "PRO"),
-    ("child protection", "PRO-CPN"),
-    ("protection child", "PRO-CPN"),
-    ("protection cp", "PRO-CPN"),
-    ("cp", "PRO-CPN"),
-    ("gbv", "PRO-GBV"),
-    ("sgbv", "PRO-GBV"),
-    ("protection gbv", "PRO-GBV"),
-    ("gender based violence", "PRO-GBV"),
-    ("hlp", "PRO-HLP"),
-    ("protection hlp", "PRO-HLP"),
-    ("housing land property", "PRO-HLP"),
-    ("mine action", "PRO-MIN"),
-    ("protection mine action", "PRO-MIN"),
-    ("wash", "WSH"),
-    ("water sanitation hygiene", "WSH"),
-    ("cccm", "CCM"),
-    ("camp coordination camp management", "CCM"),
-    ("logistics", "LOG"),
-    ("early recovery", "ERY"),
-    ("emergency telecommunications", "TEL"),
-];
-
 /// HXL attributes to sector codes (`+protection` is handled apart, because `+child` only
 /// means child protection beside it).
 const SECTOR_ATTRIBUTES: &[(&str, &str)] = &[
@@ -724,68 +513,6 @@ const UNFOLDABLE_ATTRIBUTES: &[&str] = &[
     "pwd",
     "displaced",
 ];
-
-fn words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
-}
-
-/// What a free-text label says about the sector.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum LabelSector {
-    /// Says nothing about it ("Affected", blank).
-    Generic,
-    Sector(SectorCode),
-    /// Names something that is not a sector Concord knows.
-    Unknown,
-}
-
-fn sector_from_label(label: &str) -> LabelSector {
-    let trimmed = label.trim();
-    if trimmed.eq_ignore_ascii_case("all") {
-        return LabelSector::Sector(None);
-    }
-    // An HPC code as such ("WSH", "PRO-GBV"); cluster ids are digits, which headers are not.
-    if !trimmed.is_empty()
-        && !trimmed.contains(char::is_whitespace)
-        && !trimmed.bytes().all(|b| b.is_ascii_digit())
-        && let Some(sector) = reference::sector(SectorVocabulary::Cluster, trimmed)
-    {
-        return LabelSector::Sector(sector.hpc_code.as_deref());
-    }
-    let meaningful: Vec<String> = words(trimmed)
-        .into_iter()
-        .filter(|w| !GENERIC_WORDS.contains(&w.as_str()))
-        .collect();
-    let Some(first) = meaningful.first() else {
-        return LabelSector::Generic;
-    };
-    let joined = meaningful.join(" ");
-    if matches!(
-        first.as_str(),
-        "overall" | "total" | "intersectoral" | "intersector"
-    ) || joined == "inter sectoral"
-        || joined == "all sectors"
-    {
-        return LabelSector::Sector(None);
-    }
-    if let Some((_, code)) = SECTOR_LABELS.iter().find(|(l, _)| *l == joined) {
-        return LabelSector::Sector(Some(code));
-    }
-    // The clusters' own names ("Camp Coordination / Management", "Water Sanitation Hygiene").
-    for sector in reference::sectors_of(SectorVocabulary::Cluster) {
-        let name: Vec<String> = words(&sector.name)
-            .into_iter()
-            .filter(|w| !GENERIC_WORDS.contains(&w.as_str()))
-            .collect();
-        if name == meaningful {
-            return LabelSector::Sector(sector.hpc_code.as_deref());
-        }
-    }
-    LabelSector::Unknown
-}
 
 /// The HPC code of a cluster given by HPC code or cluster id.
 fn cluster_code(code: &str) -> Option<&'static str> {
@@ -1479,47 +1206,6 @@ impl HapiDimensions {
 // HXL-tagged wide tables
 // ---------------------------------------------------------------------------------------
 
-/// A parsed hashtag: lower-case name and attributes.
-struct Tag {
-    name: String,
-    attributes: Vec<String>,
-}
-
-fn is_identifier(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-fn parse_tag(cell: &str) -> Option<Tag> {
-    let rest = cell.trim().strip_prefix('#')?;
-    let compact: String = rest.chars().filter(|c| !c.is_whitespace()).collect();
-    let mut parts = compact.split('+');
-    let name = parts
-        .next()
-        .filter(|n| is_identifier(n))?
-        .to_ascii_lowercase();
-    let attributes = parts
-        .map(|a| is_identifier(a).then(|| a.to_ascii_lowercase()))
-        .collect::<Option<Vec<_>>>()?;
-    Some(Tag { name, attributes })
-}
-
-/// A row is the hashtag row when it has a hashtag and every non-empty cell is one.
-fn is_tag_row(record: &Record) -> bool {
-    let mut any = false;
-    for cell in &record.cells {
-        if cell.trim().is_empty() {
-            continue;
-        }
-        if parse_tag(cell).is_none() {
-            return false;
-        }
-        any = true;
-    }
-    any
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Status {
     InNeed,
@@ -1614,28 +1300,6 @@ fn read_attributes(attributes: &[String]) -> Result<AttributeReading, String> {
     })
 }
 
-/// The free-text labels above a column, top-down; a blank cell in a row of several labels
-/// takes the nearest label to its left (a merged group header).
-fn header_labels(headers: &[Record], index: usize) -> Vec<String> {
-    headers
-        .iter()
-        .filter_map(|row| {
-            let own = row.get(index);
-            if !own.is_empty() {
-                return Some(own.to_owned());
-            }
-            if row.cells.iter().filter(|c| !c.trim().is_empty()).count() < 2 {
-                return None;
-            }
-            (0..index)
-                .rev()
-                .map(|i| row.get(i))
-                .find(|s| !s.is_empty())
-                .map(str::to_owned)
-        })
-        .collect()
-}
-
 /// The sector the headers above a column name: `Err(label)` when one names something that
 /// is not a sector Concord knows and none names one it does.
 fn sector_from_headers(labels: &[String]) -> Result<SectorCode, String> {
@@ -1657,28 +1321,9 @@ fn plan_hxl(records: &[Record], tag_index: usize, out: &mut Out<'_>) -> HxlPlan 
     let line = tag_row.line;
 
     // Headings for messages: the hashtag, told apart by the header above when repeated.
-    let mut counts: HashMap<String, usize> = HashMap::new();
-    for cell in &tag_row.cells {
-        *counts.entry(header_key(cell)).or_default() += 1;
-    }
-    let labels: Vec<String> = tag_row
-        .cells
-        .iter()
-        .enumerate()
-        .map(|(i, cell)| {
-            let cell = cell.trim();
-            if counts.get(&header_key(cell)).copied().unwrap_or(0) < 2 {
-                return cell.to_owned();
-            }
-            let above = header_labels(headers, i)
-                .into_iter()
-                .find(|l| sector_from_label(l) != LabelSector::Generic);
-            match above {
-                Some(above) => format!("{cell} ({above})"),
-                None => format!("{cell} (column {})", i + 1),
-            }
-        })
-        .collect();
+    let labels = column_labels(tag_row, headers, |l| {
+        sector_from_label(l) != LabelSector::Generic
+    });
 
     let mut plan = HxlPlan {
         codes: Vec::new(),
