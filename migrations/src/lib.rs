@@ -8,6 +8,7 @@ mod m20261128_000002_identity;
 mod m20261128_000003_overlaps;
 mod m20261128_000004_area_centroids;
 mod m20261128_000005_registry_changes;
+mod m20261128_000006_interop;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_overlaps::Migration),
             Box::new(m20261128_000004_area_centroids::Migration),
             Box::new(m20261128_000005_registry_changes::Migration),
+            Box::new(m20261128_000006_interop::Migration),
         ]
     }
 }

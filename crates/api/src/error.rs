@@ -40,7 +40,7 @@ impl ApiError {
         }
     }
 
-    fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         match self {
             ApiError::Validation(errors) => format!("invalid input: {errors}"),
             ApiError::Unauthenticated => "sign in first".to_owned(),

@@ -159,6 +159,12 @@ pub struct InterventionInput {
     pub budget: Option<MoneyInput>,
     /// Defaults to RESTRICTED for protection, child protection and GBV work, else PUBLIC.
     pub visibility: Option<Visibility>,
+    /// Identifiers of other records of the same activity this one references (a funder's
+    /// record, IATI related activities): such records are never reported as overlapping.
+    #[graphql(default)]
+    pub linked_activities: Vec<String>,
+    /// The IATI humanitarian flag.
+    pub humanitarian: Option<bool>,
 }
 
 impl InterventionInput {
@@ -225,6 +231,8 @@ impl InterventionInput {
             visibility: self
                 .visibility
                 .map(|v| values::Visibility::from(v).code().to_owned()),
+            linked_activities: self.linked_activities,
+            humanitarian: self.humanitarian,
         };
         errors.into_result(|| input)
     }

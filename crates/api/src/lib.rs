@@ -9,6 +9,7 @@ mod enums;
 pub mod error;
 pub mod events;
 mod export;
+pub mod imports;
 mod inputs;
 mod loaders;
 mod paging;
@@ -38,6 +39,9 @@ pub type ConcordSchema = Schema<Query, Mutation, Subscription>;
 
 /// Largest request body accepted: a GraphQL document with its variables.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Largest multipart request (a file upload to `importIati` or `importHxl`); larger files
+/// go through the CLI, which streams them.
+pub const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
 
 /// Builds the schema over a store and the authenticator that signs sessions.
 pub fn schema(
@@ -110,7 +114,7 @@ pub fn router_with(
         .route("/export/coverage.geojson", get(export::coverage_geojson))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_UPLOAD_BYTES))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -120,6 +124,18 @@ async fn graphql(
     headers: HeaderMap,
     request: GraphQLRequest,
 ) -> Response {
+    // Only uploads may exceed the limit of a GraphQL document with its variables.
+    let multipart = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let length = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if !multipart && length.is_some_and(|l| l > MAX_BODY_BYTES) {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    }
     let caller = match state.authenticator.authenticate(&headers).await {
         Ok(caller) => caller,
         // Credentials that do not check out are refused before anything runs, with the same
@@ -137,7 +153,16 @@ async fn graphql(
             return (status, Json(body)).into_response();
         }
     };
-    GraphQLResponse::from(execute(&state.schema, &state.store, request.into_inner(), caller).await)
+    let mut request = request.into_inner();
+    if let Some(key) = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 200)
+    {
+        request = request.data(resolvers::imports::IdempotencyKey(key.to_owned()));
+    }
+    GraphQLResponse::from(execute(&state.schema, &state.store, request, caller).await)
         .into_response()
 }
 

@@ -148,6 +148,17 @@ impl Principal {
         }
     }
 
+    /// An operator at the command line: the machine's owner, who may do anything an
+    /// administrator may.
+    pub fn operator() -> Self {
+        Principal::User {
+            id: UserId(0),
+            role: Role::Admin,
+            organisations: Vec::new(),
+            scope: CoordinatorScope::default(),
+        }
+    }
+
     pub fn is_admin(&self) -> bool {
         self.role() == Some(Role::Admin)
     }

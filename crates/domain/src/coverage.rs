@@ -475,11 +475,7 @@ pub fn coverage_intervention_of(
         target: record.target.as_ref().map(|t| t.total.get()),
         reached,
         own_ids: vec![record.external_id.clone()],
-        linked_ids: record
-            .participants
-            .iter()
-            .filter_map(|p| p.activity_id.clone())
-            .collect(),
+        linked_ids: record.linked_ids(),
         implementing: implementers.is_empty()
             || implementers.contains(&record.reporting_organisation),
         disjoint: false,

@@ -1260,6 +1260,8 @@ impl Interventions {
             target,
             budget,
             visibility,
+            linked_activities: Vec::new(),
+            humanitarian: None,
         }
     }
 }

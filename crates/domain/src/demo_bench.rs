@@ -735,6 +735,8 @@ impl BenchInterventions {
             target,
             budget,
             visibility: None,
+            linked_activities: Vec::new(),
+            humanitarian: None,
         }
     }
 }

@@ -39,6 +39,13 @@ pub struct InterventionInput {
     pub target: Option<PopulationInput>,
     pub budget: Option<BudgetInput>,
     pub visibility: Option<String>,
+    /// Identifiers of other records of the same activity this one references (IATI
+    /// `related-activity`, a transaction's `provider-activity-id`): links of one chain.
+    #[serde(default)]
+    pub linked_activities: Vec<String>,
+    /// The IATI humanitarian flag, when the publisher states it.
+    #[serde(default)]
+    pub humanitarian: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -111,7 +118,15 @@ pub struct NewIntervention {
     pub target: Option<Population>,
     pub budget: Option<Money>,
     pub visibility: Visibility,
+    /// Sorted and without repeats.
+    #[serde(default)]
+    pub linked_activities: Vec<String>,
+    #[serde(default)]
+    pub humanitarian: Option<bool>,
 }
+
+/// Links a record may declare: more is a publishing error, not a chain.
+pub const MAX_LINKED_ACTIVITIES: usize = 100;
 
 /// A stored intervention.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -192,6 +207,7 @@ impl NewIntervention {
             Some(code) => errors.take(Visibility::parse("visibility", code)),
             None => Some(default_visibility(&sectors)),
         };
+        let linked_activities = parse_links(&input.linked_activities, &mut errors);
 
         errors.into_result(|| NewIntervention {
             external_id: external_id.unwrap_or_default(),
@@ -209,6 +225,8 @@ impl NewIntervention {
             target,
             budget,
             visibility: visibility.unwrap_or(Visibility::Restricted),
+            linked_activities,
+            humanitarian: input.humanitarian,
         })
     }
 
@@ -226,6 +244,16 @@ impl NewIntervention {
         // An actual start after the planned end leaves the planned end meaningless.
         let end = end.filter(|e| *e >= start);
         Period::new("period", start, end).ok()
+    }
+
+    /// The identifiers of other records this one declares as links of its chain: its
+    /// participants' own activity ids and the activities it references.
+    pub fn linked_ids(&self) -> Vec<String> {
+        self.participants
+            .iter()
+            .filter_map(|p| p.activity_id.clone())
+            .chain(self.linked_activities.iter().cloned())
+            .collect()
     }
 
     /// Every organisation named on the record, the reporter first.
@@ -251,6 +279,26 @@ pub fn default_visibility(sectors: &[SectorShare]) -> Visibility {
     } else {
         Visibility::Public
     }
+}
+
+fn parse_links(links: &[String], errors: &mut ValidationErrors) -> Vec<String> {
+    if links.len() > MAX_LINKED_ACTIVITIES {
+        errors.push(ValidationError::new(
+            "linkedActivities",
+            format!("at most {MAX_LINKED_ACTIVITIES} linked activities"),
+        ));
+        return Vec::new();
+    }
+    let mut out = Vec::with_capacity(links.len());
+    for (i, link) in links.iter().enumerate() {
+        match required_text(&format!("linkedActivities.{i}"), link, 200) {
+            Ok(link) => out.push(link),
+            Err(e) => errors.push(e),
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn parse_period(
@@ -427,6 +475,21 @@ mod tests {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
     }
 
+    #[test]
+    fn linked_activities_are_trimmed_sorted_and_join_the_participants_ids() {
+        let mut input = valid_input();
+        input.participants[0].activity_id = Some("NGO-7".into());
+        input.linked_activities = vec![" B-2 ".into(), "A-1".into(), "B-2".into()];
+        let record = NewIntervention::parse(&input).unwrap();
+        assert_eq!(record.linked_activities, vec!["A-1", "B-2"]);
+        assert_eq!(record.linked_ids(), vec!["NGO-7", "A-1", "B-2"]);
+        input.linked_activities = vec![" ".into()];
+        let errors = NewIntervention::parse(&input).unwrap_err();
+        assert_eq!(errors.0[0].field, "linkedActivities.0");
+        input.linked_activities = vec!["X".into(); MAX_LINKED_ACTIVITIES + 1];
+        assert!(NewIntervention::parse(&input).is_err());
+    }
+
     pub(crate) fn valid_input() -> InterventionInput {
         InterventionInput {
             external_id: "XM-DAC-41114-ET-001".into(),
@@ -481,6 +544,8 @@ mod tests {
                 currency: "USD".into(),
             }),
             visibility: None,
+            linked_activities: vec!["XM-DAC-41114-ET-000".into()],
+            humanitarian: Some(true),
         }
     }
 

@@ -83,11 +83,7 @@ pub fn candidate_of(
         target: record.target.as_ref().map(|t| t.total.get()),
         title: record.title.clone(),
         own_ids,
-        linked_ids: record
-            .participants
-            .iter()
-            .filter_map(|p| p.activity_id.clone())
-            .collect(),
+        linked_ids: record.linked_ids(),
     })
 }
 

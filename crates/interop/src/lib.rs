@@ -4,5 +4,6 @@
 
 pub mod hxl;
 pub mod iati;
+pub mod interventions;
 pub mod needs;
 pub mod who_what_where;

@@ -62,8 +62,15 @@
 //! sector Concord knows is a column error (reported once, at the hashtag row), because
 //! guessing would file figures under the wrong sector.
 //!
-//! `#priority` (operational priority 1..3) is not a JIAF severity and is not read;
 //! `#severity` (optionally with sector attributes) is read as the need's severity (1..5).
+//! `#priority` (an operational priority, 1..3 in the drought tables) is not a JIAF severity
+//! and is never read as one by default. Only when the caller gives a map from priority
+//! values to severities ([`NeedsOptions::priority_severity`], `concord import needs
+//! --priority-severity 1=4,2=3,3=2`) does every need of a row without a `#severity` for its
+//! sector take the severity mapped from the row's `#priority` cell (an explicit `#severity`
+//! always wins). An empty or dashed priority cell gives no severity; a value the map does
+//! not name is a row error (the row's needs are read without a severity); a map given for a
+//! file with no `#priority` column is [`NeedsError::NoPriorityColumn`].
 //! `#targeted` and `#reached` are not needs and are not read.
 //!
 //! **HPC and HAPI.** HPC `Cluster` is an HPC code, `ALL` being the intersectoral figure; HAPI
@@ -102,9 +109,10 @@
 //! not map, a caseload without a people-in-need figure): they are reported, but they do not
 //! make the import partial.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::io::Read;
+use std::str::FromStr;
 
 use chrono::NaiveDate;
 use concord_domain::area::Pcode;
@@ -130,6 +138,9 @@ pub struct NeedsOptions {
     pub country: Option<String>,
     /// Copied to every need's `source`. The command passes the file name by default.
     pub source: Option<String>,
+    /// When set, HXL `#priority` values are read as severities through this map (for the
+    /// needs of rows with no `#severity` of their own). `None`: `#priority` is not read.
+    pub priority_severity: Option<PrioritySeverity>,
 }
 
 impl NeedsOptions {
@@ -139,7 +150,93 @@ impl NeedsOptions {
             period_end,
             country: None,
             source: None,
+            priority_severity: None,
         }
+    }
+}
+
+/// A map from a table's operational priority values (`#priority`) to JIAF severities
+/// (1..5), written `1=4,2=3,3=2`. Priority values are compared after trimming spaces,
+/// ignoring ASCII case (`High=4` matches `high`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrioritySeverity(BTreeMap<String, u8>);
+
+/// A priority-to-severity map that cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidPrioritySeverity(String);
+
+impl PrioritySeverity {
+    /// Builds the map from (priority, severity) pairs, refusing empty priorities, a
+    /// severity outside 1..5, a priority given twice, and an empty map.
+    pub fn new<K: AsRef<str>>(
+        pairs: impl IntoIterator<Item = (K, u8)>,
+    ) -> Result<Self, InvalidPrioritySeverity> {
+        let mut map = BTreeMap::new();
+        for (priority, severity) in pairs {
+            let key = priority.as_ref().trim().to_ascii_lowercase();
+            if key.is_empty() {
+                return Err(InvalidPrioritySeverity(
+                    "a priority-to-severity pair names no priority".into(),
+                ));
+            }
+            if !(1..=5).contains(&severity) {
+                return Err(InvalidPrioritySeverity(format!(
+                    "priority {key:?} is mapped to severity {severity}; a JIAF severity is 1 to 5"
+                )));
+            }
+            if map.insert(key.clone(), severity).is_some() {
+                return Err(InvalidPrioritySeverity(format!(
+                    "priority {key:?} is mapped twice"
+                )));
+            }
+        }
+        if map.is_empty() {
+            return Err(InvalidPrioritySeverity(
+                "the priority-to-severity map is empty".into(),
+            ));
+        }
+        Ok(Self(map))
+    }
+
+    /// The severity a priority value maps to.
+    pub fn get(&self, priority: &str) -> Option<u8> {
+        self.0.get(&priority.trim().to_ascii_lowercase()).copied()
+    }
+}
+
+impl FromStr for PrioritySeverity {
+    type Err = InvalidPrioritySeverity;
+
+    /// Reads `PRIORITY=SEVERITY` pairs separated by commas: `1=4,2=3,3=2`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let pairs = s
+            .split(',')
+            .map(|pair| {
+                let malformed = || {
+                    InvalidPrioritySeverity(format!(
+                        "{:?} is not PRIORITY=SEVERITY (write the map as 1=4,2=3,3=2)",
+                        pair.trim()
+                    ))
+                };
+                let (priority, severity) = pair.split_once('=').ok_or_else(malformed)?;
+                let severity = severity.trim().parse::<u8>().map_err(|_| malformed())?;
+                Ok((priority.to_owned(), severity))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::new(pairs)
+    }
+}
+
+impl fmt::Display for PrioritySeverity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (priority, severity)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{priority}={severity}")?;
+        }
+        Ok(())
     }
 }
 
@@ -226,6 +323,10 @@ pub enum NeedsError {
     UnknownCountry(String),
     #[error("the period ends ({end}) before it starts ({start})")]
     InvalidPeriod { start: NaiveDate, end: NaiveDate },
+    #[error(
+        "a priority-to-severity map was given, but the file has no #priority column (only HXL-tagged tables carry one)"
+    )]
+    NoPriorityColumn,
 }
 
 /// Reads a needs table in any of the three shapes. `Err` only when the file is unusable;
@@ -256,10 +357,15 @@ pub fn read_needs<R: Read>(reader: R, options: &NeedsOptions) -> Result<NeedsTab
     let has = |key: &str| keys.iter().any(|k| k == key);
 
     let mut out = Out::new(options, country);
-    let format = if has("locationcode") && has("sectorcode") && has("populationstatus") {
+    let hapi = has("locationcode") && has("sectorcode") && has("populationstatus");
+    let hpc = has("cluster") && has("inneed") && (has("admin1pcode") || has("countryiso3"));
+    if (hapi || hpc) && options.priority_severity.is_some() {
+        return Err(NeedsError::NoPriorityColumn);
+    }
+    let format = if hapi {
         read_hapi(&records, first_index, &keys, &mut out)?;
         NeedsFormat::HapiNeeds
-    } else if has("cluster") && has("inneed") && (has("admin1pcode") || has("countryiso3")) {
+    } else if hpc {
         read_hpc(&records, first_index, &keys, &mut out);
         NeedsFormat::HpcHno
     } else {
@@ -1235,6 +1341,8 @@ struct HxlPlan {
     country: Option<usize>,
     sector: Option<usize>,
     category: Option<usize>,
+    /// The `#priority` column, looked for only when a priority-to-severity map is given.
+    priority: Option<usize>,
     groups: Vec<FigureGroup>,
     /// The column headings used in messages.
     labels: Vec<String>,
@@ -1331,6 +1439,7 @@ fn plan_hxl(records: &[Record], tag_index: usize, out: &mut Out<'_>) -> HxlPlan 
         country: None,
         sector: None,
         category: None,
+        priority: None,
         groups: Vec::new(),
         labels,
     };
@@ -1374,6 +1483,10 @@ fn plan_hxl(records: &[Record], tag_index: usize, out: &mut Out<'_>) -> HxlPlan 
             }
             "category" => {
                 plan.category.get_or_insert(index);
+                continue;
+            }
+            "priority" if out.options.priority_severity.is_some() => {
+                plan.priority.get_or_insert(index);
                 continue;
             }
             "severity" => {}
@@ -1501,6 +1614,9 @@ fn read_hxl(records: &[Record], tag_index: usize, out: &mut Out<'_>) -> Result<(
         // Column errors may have left nothing: the file is then unusable as a needs table.
         return Err(NeedsError::NoFigures(records[tag_index].line));
     }
+    if out.options.priority_severity.is_some() && plan.priority.is_none() {
+        return Err(NeedsError::NoPriorityColumn);
+    }
     let period = out.period();
     for record in &records[tag_index + 1..] {
         if record.is_blank() {
@@ -1564,6 +1680,7 @@ fn read_hxl_row(record: &Record, plan: &HxlPlan, period: Period, out: &mut Out<'
             }
         },
     };
+    let priority_severity = priority_severity(record, plan, out);
     for group in &plan.groups {
         let sector = match (group.sector, row_sector) {
             (ColumnSector::Fixed(sector), _) => sector,
@@ -1606,8 +1723,9 @@ fn read_hxl_row(record: &Record, plan: &HxlPlan, period: Period, out: &mut Out<'
             }
             continue;
         };
+        // An explicit #severity wins over the one mapped from the row's #priority.
         let severity = match group.severity.map(|i| (i, parse_count(record.get(i)))) {
-            None | Some((_, Ok(None))) => None,
+            None | Some((_, Ok(None))) => priority_severity,
             Some((_, Ok(Some(n)))) if (1..=5).contains(&n) => i64::try_from(n).ok(),
             Some((index, Ok(Some(_)) | Err(_))) => {
                 let reason = format!(
@@ -1629,6 +1747,26 @@ fn read_hxl_row(record: &Record, plan: &HxlPlan, period: Period, out: &mut Out<'
             period,
         );
     }
+}
+
+/// The severity the row's `#priority` maps to, when a map is given; a value the map does
+/// not name is a row error (once per row), and the row's needs get no severity from it.
+fn priority_severity(record: &Record, plan: &HxlPlan, out: &mut Out<'_>) -> Option<i64> {
+    let options = out.options;
+    let map = options.priority_severity.as_ref()?;
+    let index = plan.priority?;
+    let raw = record.get(index);
+    if matches!(raw, "" | "-" | "\u{2013}" | "\u{2014}") {
+        return None;
+    }
+    if let Some(severity) = map.get(raw) {
+        return Some(i64::from(severity));
+    }
+    let reason = format!(
+        "priority {raw:?} has no severity in the priority-to-severity map ({map}): the row's needs are read without a severity"
+    );
+    out.error(record.line, Some(&plan.labels[index]), reason);
+    None
 }
 
 fn locate_hxl(
@@ -2025,6 +2163,118 @@ ET0105,South Eastern,5000,,12,
         assert_eq!(table.rows[1].need.severity, None);
         assert_eq!(table.errors.len(), 1);
         assert_eq!(table.errors[0].column.as_deref(), Some("#severity+wash"));
+    }
+
+    const PRIORITIES: &str = "\
+#adm1+code,#priority,#affected+total,#inneed+wash,#severity+wash
+SO11,1,10,5,
+SO12,2,20,6,5
+SO13,3,30,7,
+SO14,,40,8,
+SO15,4,50,9,
+";
+
+    fn severities(table: &NeedsTable) -> Vec<(&str, &str, Option<i64>)> {
+        table
+            .rows
+            .iter()
+            .map(|r| {
+                (
+                    r.need.pcode.as_str(),
+                    r.need.sector.as_deref().unwrap_or("*"),
+                    r.need.severity,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn priority_is_not_a_severity_unless_a_map_is_given() {
+        let table = read(PRIORITIES);
+        assert_eq!(table.errors, Vec::new());
+        assert!(
+            table
+                .rows
+                .iter()
+                .all(|r| r.need.severity == Some(5) || r.need.severity.is_none())
+        );
+        assert_eq!(table.rows[3].need.severity, Some(5), "SO12's own #severity");
+    }
+
+    #[test]
+    fn a_priority_map_gives_every_need_of_the_row_a_severity() {
+        let mut options = options();
+        options.priority_severity = Some("1=4, 2=3 ,3=2".parse().unwrap());
+        let table = read_with(PRIORITIES, &options);
+        assert_eq!(
+            severities(&table),
+            vec![
+                ("SO11", "*", Some(4)),
+                ("SO11", "WSH", Some(4)),
+                ("SO12", "*", Some(3)),
+                ("SO12", "WSH", Some(5)),
+                ("SO13", "*", Some(2)),
+                ("SO13", "WSH", Some(2)),
+                ("SO14", "*", None),
+                ("SO14", "WSH", None),
+                ("SO15", "*", None),
+                ("SO15", "WSH", None),
+            ],
+            "an explicit #severity wins; an empty priority gives none"
+        );
+        assert_eq!(
+            table.errors,
+            vec![NeedRowError {
+                line: 6,
+                column: Some("#priority".into()),
+                reason: "priority \"4\" has no severity in the priority-to-severity map (1=4,2=3,3=2): the row's needs are read without a severity".into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn a_priority_map_needs_a_priority_column() {
+        let mut options = options();
+        options.priority_severity = Some("1=4".parse().unwrap());
+        assert!(matches!(
+            read_needs(GROUPED.as_bytes(), &options),
+            Err(NeedsError::NoPriorityColumn)
+        ));
+        assert!(matches!(
+            read_needs(HPC.as_bytes(), &options),
+            Err(NeedsError::NoPriorityColumn)
+        ));
+    }
+
+    #[test]
+    fn priority_maps_are_read_strictly() {
+        let map: PrioritySeverity = "1=4,2=3,3=2".parse().unwrap();
+        assert_eq!(map.get("1"), Some(4));
+        assert_eq!(map.get(" 3 "), Some(2));
+        assert_eq!(map.get("4"), None);
+        assert_eq!(map.to_string(), "1=4,2=3,3=2");
+        let named: PrioritySeverity = "High=4,low=2".parse().unwrap();
+        assert_eq!(named.get("HIGH"), Some(4));
+        for (bad, why) in [
+            ("", "not PRIORITY=SEVERITY"),
+            ("1=4,", "not PRIORITY=SEVERITY"),
+            ("1:4", "not PRIORITY=SEVERITY"),
+            ("1=four", "not PRIORITY=SEVERITY"),
+            ("1=-1", "not PRIORITY=SEVERITY"),
+            ("1=0", "1 to 5"),
+            ("1=6", "1 to 5"),
+            ("=3", "names no priority"),
+            ("1=4,1=3", "mapped twice"),
+        ] {
+            let error = bad.parse::<PrioritySeverity>().unwrap_err().to_string();
+            assert!(error.contains(why), "{bad:?}: {error}");
+        }
+        assert!(
+            PrioritySeverity::new(Vec::<(&str, u8)>::new())
+                .unwrap_err()
+                .to_string()
+                .contains("empty")
+        );
     }
 
     const HPC: &str = "\

@@ -89,7 +89,7 @@ use concord_domain::organisation_matching::fold_latin;
 use concord_domain::population::MAX_AGE;
 use concord_domain::reference::{self, Country, Sector, SectorVocabulary};
 use concord_domain::values::{ActivityStatus, OrganisationRole, Sex};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::hxl::{
     self, HEADER_SEARCH_ROWS, LabelSector, Record, Tag, TextEncoding, column_labels, country_of,
@@ -118,7 +118,7 @@ impl Default for WhoWhatWhereOptions {
 }
 
 /// The part an organisation plays in an activity, from its `#org` attributes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum OrgRole {
     /// Plain `#org`: who reported the activity, and its implementer unless an `+impl`
     /// organisation is named.
@@ -169,7 +169,7 @@ impl OrgRole {
 }
 
 /// An organisation as the row names it: at least one of name, acronym and code.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrganisationRef {
     pub role: OrgRole,
     pub name: Option<String>,
@@ -179,7 +179,7 @@ pub struct OrganisationRef {
 }
 
 /// The row's sector, resolved.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SectorRef {
     pub vocabulary: SectorVocabulary,
     /// The canonical code: DAC digits, or the numeric cluster id.
@@ -207,7 +207,7 @@ impl SectorRef {
 }
 
 /// Where the activity is.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActivityLocation {
     /// The most precise P-code, or the country's alpha-2 for a country-level activity.
     pub pcode: String,
@@ -232,7 +232,7 @@ impl ActivityLocation {
 
 /// An age group as 3W sheets state it. Labels are kept as labels: their bounds differ from
 /// one agency to the next, so turning them into numbers is the importer's call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum AgeBand {
     Children,
     Adults,
@@ -260,7 +260,7 @@ impl AgeBand {
 }
 
 /// So many people of a sex and/or age group (`None` is everyone on that dimension).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeopleBand {
     pub sex: Option<Sex>,
     pub age: Option<AgeBand>,
@@ -269,13 +269,13 @@ pub struct PeopleBand {
 
 /// People targeted or reached: the total, and the bands the row states, ordered by sex
 /// then age. Bands overlap (girls, and girls under 5): they are not a partition.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct People {
     pub total: Option<u64>,
     pub bands: Vec<PeopleBand>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Budget {
     pub amount: f64,
     /// ISO 4217, upper case; absent when the file does not say.
@@ -283,7 +283,7 @@ pub struct Budget {
 }
 
 /// A cell of a column the reader does not map, kept with the column's header and hashtag.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnmappedCell {
     pub header: Option<String>,
     /// Canonical (`#adm0+name`); absent for an untagged column.
@@ -293,7 +293,7 @@ pub struct UnmappedCell {
 }
 
 /// One activity of the file.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ActivityRow {
     /// The 1-based line the row starts on.
     pub line: u64,

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use concord_domain::need::NewNeed;
-use concord_interop::needs::{NeedRow, NeedsFormat, NeedsOptions, NeedsTable, read_needs};
+use concord_interop::needs::{
+    NeedRow, NeedsFormat, NeedsOptions, NeedsTable, PrioritySeverity, read_needs,
+};
 
 fn data(path: &str) -> Option<PathBuf> {
     let path = PathBuf::from(concat!(
@@ -34,6 +36,7 @@ fn options(country: Option<&str>) -> NeedsOptions {
         period_end: date(2022, 12, 31),
         country: country.map(str::to_owned),
         source: Some("test file".into()),
+        priority_severity: None,
     }
 }
 
@@ -129,6 +132,90 @@ fn ethiopia_drought_table() {
             .rows
             .iter()
             .any(|r| r.need.sector.as_deref() == Some("SHL"))
+    );
+}
+
+/// Reads a file with a `#priority`-to-severity map.
+fn load_with_priorities(path: &str, map: &str) -> Option<NeedsTable> {
+    let path = data(path)?;
+    let mut options = options(None);
+    options.priority_severity = Some(map.parse::<PrioritySeverity>().unwrap());
+    let table = read_needs(File::open(&path).unwrap(), &options).unwrap();
+    for row in &table.rows {
+        if let Err(e) = NewNeed::parse(&row.need) {
+            panic!("{}: line {}: {e}", path.display(), row.line);
+        }
+    }
+    Some(table)
+}
+
+/// (severity, sector or `*`) to the number of needs.
+fn by_severity(table: &NeedsTable, sector: Option<&str>) -> BTreeMap<Option<i64>, usize> {
+    let mut counts = BTreeMap::new();
+    for row in &table.rows {
+        if sector.is_none() || row.need.sector.as_deref() == sector {
+            *counts.entry(row.need.severity).or_default() += 1;
+        }
+    }
+    counts
+}
+
+const ETHIOPIA: &str = "ethiopia_drought_affected_targeted_reached_by_cluster.csv";
+
+#[test]
+fn ethiopia_priorities_are_not_severities_by_default() {
+    let Some(table) = load(&format!("{DROUGHT}{ETHIOPIA}"), None) else {
+        return;
+    };
+    assert!(table.rows.iter().all(|r| r.need.severity.is_none()));
+}
+
+#[test]
+fn ethiopia_drought_table_with_priorities_mapped_to_severities() {
+    let Some(table) = load_with_priorities(&format!("{DROUGHT}{ETHIOPIA}"), "1=4,2=3,3=2") else {
+        return;
+    };
+    // The same needs as without the map: only their severity changes.
+    assert_eq!(table.rows.len(), 2507);
+    assert_eq!(table.errors, Vec::new());
+    assert_eq!(table.skipped, Vec::new());
+    // 35 woredas of priority 1, 164 of priority 2 and 192 of priority 3; every need of a
+    // woreda takes its priority's severity.
+    assert_eq!(
+        by_severity(&table, None),
+        BTreeMap::from([(Some(2), 1030), (Some(3), 1190), (Some(4), 287)])
+    );
+    assert_eq!(
+        by_severity(&table, Some("WSH")),
+        BTreeMap::from([(Some(2), 125), (Some(3), 147), (Some(4), 35)])
+    );
+    // Erob (Eastern Tigray) is priority 3; Gabi (Afar zone 3) is priority 1.
+    assert_eq!(find(&table, "ET010302", Some("HEA")).need.severity, Some(2));
+    assert_eq!(find(&table, "ET010302", None).need.severity, Some(2));
+    assert_eq!(find(&table, "ET020301", Some("WSH")).need.severity, Some(4));
+    assert_eq!(find(&table, "ET020101", Some("WSH")).need.severity, Some(3));
+}
+
+#[test]
+fn ethiopia_priority_without_a_severity_is_a_row_error() {
+    let Some(table) = load_with_priorities(&format!("{DROUGHT}{ETHIOPIA}"), "1=4,2=3") else {
+        return;
+    };
+    // Every priority-3 woreda is refused its severity, once per row, at the #priority column.
+    assert_eq!(table.errors.len(), 192);
+    assert!(table.errors.iter().all(|e| {
+        e.column.as_deref() == Some("#priority")
+            && e.reason.starts_with("priority \"3\" has no severity")
+    }));
+    assert_eq!(
+        table.errors[0].line, 4,
+        "Erob, the first row, is priority 3"
+    );
+    // The needs are still read, without a severity.
+    assert_eq!(table.rows.len(), 2507);
+    assert_eq!(
+        by_severity(&table, None),
+        BTreeMap::from([(None, 1030), (Some(3), 1190), (Some(4), 287)])
     );
 }
 

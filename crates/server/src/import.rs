@@ -45,6 +45,8 @@ pub struct NeedsArgs {
     pub to: chrono::NaiveDate,
     pub country: Option<String>,
     pub source: Option<String>,
+    /// `--priority-severity`: read `#priority` as the needs' severity through this map.
+    pub priority_severity: Option<concord_interop::needs::PrioritySeverity>,
     pub partial: bool,
 }
 
@@ -58,6 +60,7 @@ pub async fn needs(store: &Store, file: &Path, args: NeedsArgs) -> anyhow::Resul
         std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let mut options = NeedsOptions::new(args.from, args.to);
     options.country = args.country;
+    options.priority_severity = args.priority_severity;
     options.source = Some(args.source.unwrap_or_else(|| {
         file.file_name()
             .map(|n| n.to_string_lossy().into_owned())

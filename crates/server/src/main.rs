@@ -8,6 +8,7 @@ mod config;
 mod demo;
 mod gaps;
 mod import;
+mod interop_files;
 mod overlaps;
 mod users;
 
@@ -111,10 +112,37 @@ enum Command {
         #[command(subcommand)]
         what: bench::BenchCommand,
     },
-    /// Import reference data.
+    /// Import reference data, needs, and interventions from IATI and 3W files.
     Import {
         #[command(subcommand)]
         what: ImportCommand,
+    },
+    /// Export interventions as IATI 2.03 XML or an HXL 5W table.
+    Export {
+        #[command(subcommand)]
+        what: ExportCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ExportCommand {
+    /// IATI 2.03 activity XML (valid against the 2.03 schema).
+    Iati {
+        /// Only the activities this organisation (id) reports.
+        #[arg(long)]
+        organisation: Option<i64>,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// An HXL-tagged 5W CSV table.
+    Hxl {
+        /// Only the interventions this organisation (id) reports or takes part in.
+        #[arg(long)]
+        organisation: Option<i64>,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -145,9 +173,37 @@ enum ImportCommand {
         /// Source recorded on every need (default: the file name).
         #[arg(long)]
         source: Option<String>,
+        /// Read the HXL `#priority` column as the needs' JIAF severity (1..5) through this
+        /// map, written `PRIORITY=SEVERITY,...` (e.g. `1=4,2=3,3=2`). An explicit `#severity`
+        /// still wins; a priority the map does not name is a row error. Without it,
+        /// `#priority` is not read.
+        #[arg(long, value_name = "MAP")]
+        priority_severity: Option<concord_interop::needs::PrioritySeverity>,
         /// Import the rows that can be read even when others cannot.
         #[arg(long)]
         partial: bool,
+    },
+    /// Import IATI 2.03 activity files: reporting organisations matched by their IATI
+    /// identifier (created when missing), activities upserted by identifier (a newer
+    /// `last-updated-datetime` updates). Activities that cannot be imported are reported;
+    /// then nothing is imported unless `--partial` is given.
+    Iati {
+        /// The XML files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long)]
+        partial: bool,
+    },
+    /// Import an HXL-tagged 3W/4W/5W CSV table (UTF-8 or Latin-1): organisations matched by
+    /// name and acronym, rows upserted by their id column (or a hash of their content).
+    Hxl {
+        /// The CSV file.
+        file: PathBuf,
+        #[arg(long)]
+        partial: bool,
+        /// The country (ISO alpha-2) when the table does not say.
+        #[arg(long)]
+        country: Option<String>,
     },
 }
 
@@ -228,6 +284,7 @@ async fn main() -> anyhow::Result<()> {
                     to,
                     country,
                     source,
+                    priority_severity,
                     partial,
                 },
         } => {
@@ -240,10 +297,40 @@ async fn main() -> anyhow::Result<()> {
                     to,
                     country,
                     source,
+                    priority_severity,
                     partial,
                 },
             )
             .await
+        }
+        Command::Import {
+            what: ImportCommand::Iati { files, partial },
+        } => {
+            let store = open(&cli.database_url, cli.database_pool, cli.overlap_min_score).await?;
+            interop_files::import_iati(&store, &files, partial).await
+        }
+        Command::Import {
+            what:
+                ImportCommand::Hxl {
+                    file,
+                    partial,
+                    country,
+                },
+        } => {
+            let store = open(&cli.database_url, cli.database_pool, cli.overlap_min_score).await?;
+            interop_files::import_hxl(&store, &file, partial, country).await
+        }
+        Command::Export {
+            what: ExportCommand::Iati { organisation, out },
+        } => {
+            let store = open(&cli.database_url, cli.database_pool, cli.overlap_min_score).await?;
+            interop_files::export_iati(&store, organisation, out.as_deref()).await
+        }
+        Command::Export {
+            what: ExportCommand::Hxl { organisation, out },
+        } => {
+            let store = open(&cli.database_url, cli.database_pool, cli.overlap_min_score).await?;
+            interop_files::export_hxl(&store, organisation, out.as_deref()).await
         }
     }
 }

@@ -205,7 +205,7 @@ fn condition(filter: &InterventionFilter) -> Condition {
     cond
 }
 
-fn row_values(record: &NewIntervention) -> intervention::ActiveModel {
+pub(crate) fn row_values(record: &NewIntervention) -> intervention::ActiveModel {
     let period = record.effective_period();
     let now = Utc::now();
     intervention::ActiveModel {
@@ -231,6 +231,9 @@ fn row_values(record: &NewIntervention) -> intervention::ActiveModel {
         budget_amount: Set(record.budget.as_ref().map(Money::amount)),
         budget_currency: Set(record.budget.as_ref().map(|b| b.currency().to_owned())),
         visibility: Set(record.visibility.code().to_owned()),
+        linked_activities: Set((!record.linked_activities.is_empty())
+            .then(|| serde_json::json!(record.linked_activities))),
+        humanitarian: Set(record.humanitarian),
         version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),
@@ -239,7 +242,7 @@ fn row_values(record: &NewIntervention) -> intervention::ActiveModel {
 }
 
 /// Checks every id and P-code a record refers to, naming the offending field.
-async fn resolve_references<C: ConnectionTrait>(
+pub(crate) async fn resolve_references<C: ConnectionTrait>(
     db: &C,
     records: &[&NewIntervention],
 ) -> StoreResult<HashMap<String, i64>> {
@@ -306,7 +309,7 @@ async fn resolve_references<C: ConnectionTrait>(
     Ok(areas)
 }
 
-async fn insert_children<C: ConnectionTrait>(
+pub(crate) async fn insert_children<C: ConnectionTrait>(
     db: &C,
     rows: &[(i64, &NewIntervention)],
     areas: &HashMap<String, i64>,
@@ -360,7 +363,7 @@ async fn insert_children<C: ConnectionTrait>(
     Ok(())
 }
 
-async fn delete_children<C: ConnectionTrait>(db: &C, id: i64) -> StoreResult<()> {
+pub(crate) async fn delete_children<C: ConnectionTrait>(db: &C, id: i64) -> StoreResult<()> {
     intervention_sector::Entity::delete_many()
         .filter(intervention_sector::Column::InterventionId.eq(id))
         .exec(db)
@@ -376,7 +379,7 @@ async fn delete_children<C: ConnectionTrait>(db: &C, id: i64) -> StoreResult<()>
     Ok(())
 }
 
-fn duplicate_external_id(e: StoreError) -> StoreError {
+pub(crate) fn duplicate_external_id(e: StoreError) -> StoreError {
     match e {
         StoreError::Conflict(_) => StoreError::Conflict(
             "this organisation already has an intervention with this external id".into(),
@@ -471,7 +474,7 @@ pub(crate) async fn assemble<C: ConnectionTrait>(
         .collect()
 }
 
-async fn assemble_one<C: ConnectionTrait>(
+pub(crate) async fn assemble_one<C: ConnectionTrait>(
     db: &C,
     row: intervention::Model,
 ) -> StoreResult<Intervention> {
@@ -529,6 +532,13 @@ fn to_domain(
             budget,
             visibility: Visibility::from_code(&row.visibility)
                 .ok_or_else(|| corrupt("intervention.visibility"))?,
+            linked_activities: row
+                .linked_activities
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|_| corrupt("intervention.linked_activities"))?
+                .unwrap_or_default(),
+            humanitarian: row.humanitarian,
         },
     })
 }

@@ -9,6 +9,7 @@ mod coverage;
 pub mod entity;
 mod error;
 mod identity;
+mod imports;
 mod interventions;
 mod needs;
 mod organisations;
@@ -27,6 +28,7 @@ pub use error::{StoreError, StoreResult};
 pub use identity::{
     ApiKey, Credentials, NewApiKey, NewUser, RefreshRefusal, User, normalise_email,
 };
+pub use imports::{IdempotentResponse, ImportOutcome, ImportRecord, SourceDocument};
 pub use interventions::{InterventionFilter, NewInterventionBatch, WrittenIntervention};
 pub use needs::NeedFilter;
 pub use overlaps::{

@@ -3,9 +3,11 @@
 
 mod areas;
 mod cli;
+mod ethiopia;
 mod gaps;
 mod health;
 mod identity;
+mod interop;
 mod interventions;
 mod matrix;
 mod needs;

@@ -149,10 +149,13 @@ enum Op {
     CreateApiKey,
     RevokeApiKey,
     ReviewOverlap,
+    UpsertInterventions,
+    ImportIati,
+    ImportHxl,
 }
 
 impl Op {
-    const ALL: [Op; 33] = [
+    const ALL: [Op; 36] = [
         Op::Organisations,
         Op::Organisation,
         Op::Areas,
@@ -186,6 +189,9 @@ impl Op {
         Op::CreateApiKey,
         Op::RevokeApiKey,
         Op::ReviewOverlap,
+        Op::UpsertInterventions,
+        Op::ImportIati,
+        Op::ImportHxl,
     ];
 
     /// The root type and field name in the schema.
@@ -224,6 +230,9 @@ impl Op {
             Op::CreateApiKey => ("Mutation", "createApiKey"),
             Op::RevokeApiKey => ("Mutation", "revokeApiKey"),
             Op::ReviewOverlap => ("Mutation", "reviewOverlap"),
+            Op::UpsertInterventions => ("Mutation", "upsertInterventions"),
+            Op::ImportIati => ("Mutation", "importIati"),
+            Op::ImportHxl => ("Mutation", "importHxl"),
         }
     }
 
@@ -304,6 +313,10 @@ fn expected(op: Op, who: Who, record: Option<Rec>) -> Outcome {
         (ReportProgress, Some(Public | Partners))          => [UNA, FOR, YES, FOR, FOR, FOR, YES, FOR, YES],
         (ReportProgress, Some(Restricted))                 => [UNA, FOR, YES, NTF, FOR, NTF, YES, FOR, YES],
         (CreateIntervention, None)                         => [UNA, FOR, YES, FOR, FOR, FOR, YES, FOR, YES],
+        // Bulk writes and imports of A's records: refused per record where A's may not be
+        // written, as a single create is.
+        (UpsertInterventions | ImportIati | ImportHxl, None)
+                                                           => [UNA, FOR, YES, FOR, FOR, FOR, YES, FOR, YES],
         // Reviewing the finding of A's record and B's: among those who see it, the
         // administrator, coordinators covering either side (ET02 + WSH covers both, ET04
         // neither), A's and B's editors and read-write keys.
@@ -541,7 +554,7 @@ async fn set_scope(app: &TestApp, user: &str, area: &str) {
 
 async fn setup(app: &TestApp) -> Matrix<'_> {
     seed_areas(app).await;
-    let org_a = create_organisation(app, "Matrix Organisation A", None).await;
+    let org_a = create_organisation(app, "Matrix Organisation A", Some(MATRIX_IATI_A)).await;
     let org_b = create_organisation(app, "Matrix Organisation B", None).await;
     let viewer_a = app.user("viewer-a@concord.test", "VIEWER", &[&org_a]).await;
     let editor_a = app.user("editor-a@concord.test", "EDITOR", &[&org_a]).await;
@@ -722,7 +735,7 @@ async fn access_matrix(app: &TestApp) {
         .map(|op| Who::ALL.len() * op.records().len())
         .sum();
     assert_eq!(cases, implied, "every cell of the table runs once");
-    assert_eq!(implied, 9 * (25 + 8 * 3));
+    assert_eq!(implied, 9 * (28 + 8 * 3));
     assert!(
         failures.is_empty(),
         "{} of {cases} access matrix cases failed:\n{}",
@@ -830,6 +843,9 @@ async fn case(m: &Matrix<'_>, op: Op, who: Who, record: Option<Rec>) -> (Outcome
         Op::CreateApiKey => create_api_key(m, who).await,
         Op::RevokeApiKey => revoke_api_key(m, who).await,
         Op::ReviewOverlap => review_overlap(m, who, rec()).await,
+        Op::UpsertInterventions => upsert_interventions(m, who).await,
+        Op::ImportIati => import_iati(m, who).await,
+        Op::ImportHxl => import_hxl(m, who).await,
     }
 }
 
@@ -1171,6 +1187,151 @@ async fn create_intervention_case(m: &Matrix<'_>, who: Who) -> (Outcome, Value) 
         },
     )
     .await
+}
+
+async fn upsert_interventions(m: &Matrix<'_>, who: Who) -> (Outcome, Value) {
+    m.call(
+        who,
+        "mutation($items: [InterventionInput!]!) {
+            upsertInterventions(items: $items) { results { status errors { code } } }
+        }",
+        json!({ "items": [water_input(&m.org_a, &format!("matrix-upserted-by-{who}"))] }),
+        |d| {
+            let result = &d["upsertInterventions"]["results"][0];
+            match (
+                result["status"].as_str(),
+                result["errors"][0]["code"].as_str(),
+            ) {
+                (Some("CREATED"), _) => Outcome::Data,
+                (Some("REJECTED"), Some("FORBIDDEN")) => Outcome::Forbidden,
+                _ => Outcome::Unexpected(format!("item result {result}")),
+            }
+        },
+    )
+    .await
+}
+
+/// A's IATI identifier, so an IATI file can name A as its reporting organisation.
+const MATRIX_IATI_A: &str = "XM-MATRIX-A";
+
+/// An import's report as an outcome: the record written, or refused as not the caller's.
+fn import_outcome(report: &Value) -> Outcome {
+    let refused_as_not_ours = report["rejected"].as_array().is_some_and(|r| {
+        r.iter().any(|p| {
+            p["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("may not write"))
+        })
+    });
+    match (report["created"].as_u64(), refused_as_not_ours) {
+        (Some(1), false) => Outcome::Data,
+        (Some(0), true) => Outcome::Forbidden,
+        _ => Outcome::Unexpected(format!("import report {report}")),
+    }
+}
+
+/// Sends a GraphQL multipart request with one file, as the caller.
+async fn upload(m: &Matrix<'_>, who: Who, query: &str, name: &str, content: &[u8]) -> Value {
+    let boundary = "concord-matrix-boundary";
+    let operations = json!({ "query": query, "variables": { "file": null } });
+    let mut body = Vec::new();
+    for (part, extra, bytes) in [
+        (
+            "operations",
+            String::new(),
+            operations.to_string().into_bytes(),
+        ),
+        (
+            "map",
+            String::new(),
+            br#"{ "0": ["variables.file"] }"#.to_vec(),
+        ),
+        ("0", format!("; filename=\"{name}\""), content.to_vec()),
+    ] {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{part}\"{extra}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(&bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let mut request = m
+        .app
+        .client
+        .post(format!("{}/graphql", m.app.address))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body);
+    request = match (who, m.token(who)) {
+        (Who::KeyWriteA, Some(key)) => request.header("X-Api-Key", key),
+        (_, Some(token)) => request.bearer_auth(token),
+        (_, None) => request,
+    };
+    request
+        .send()
+        .await
+        .expect("POST /graphql")
+        .json()
+        .await
+        .expect("a JSON response")
+}
+
+async fn import_iati(m: &Matrix<'_>, who: Who) -> (Outcome, Value) {
+    let xml = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<iati-activities version="2.03" generated-datetime="2026-01-01T00:00:00Z">
+ <iati-activity last-updated-datetime="2026-01-01T00:00:00Z" xml:lang="en" default-currency="USD">
+  <iati-identifier>{MATRIX_IATI_A}-IMPORTED-BY-{who}</iati-identifier>
+  <reporting-org ref="{MATRIX_IATI_A}" type="22"><narrative>Matrix Organisation A</narrative></reporting-org>
+  <title><narrative>Water trucking imported by {who}</narrative></title>
+  <description type="1"><narrative>Water for displaced families.</narrative></description>
+  <participating-org ref="{MATRIX_IATI_A}" role="4" type="22"><narrative>Matrix Organisation A</narrative></participating-org>
+  <activity-status code="2"/>
+  <activity-date type="1" iso-date="2025-01-01"/>
+  <activity-date type="3" iso-date="2025-12-31"/>
+  <recipient-country code="ET" percentage="100"/>
+  <sector vocabulary="1" code="14030" percentage="100"/>
+ </iati-activity>
+</iati-activities>
+"#
+    );
+    let response = upload(
+        m,
+        who,
+        "mutation($file: Upload!) { importIati(file: $file) { created rejected { reason } } }",
+        "activities.xml",
+        xml.as_bytes(),
+    )
+    .await;
+    (
+        observe(&response, |d| import_outcome(&d["importIati"])),
+        response,
+    )
+}
+
+async fn import_hxl(m: &Matrix<'_>, who: Who) -> (Outcome, Value) {
+    let csv = format!(
+        "Organisation,Sector,Admin 2,Activity,Start,End,ID\n\
+         #org+impl,#sector+cluster,#adm2+code,#activity,#date+start,#date+end,#activity+id\n\
+         Matrix Organisation A,WASH,ET0201,Water trucking,01/01/2025,31/12/2025,matrix-3w-by-{who}\n"
+    );
+    let response = upload(
+        m,
+        who,
+        "mutation($file: Upload!) { importHxl(file: $file, country: \"ET\") { created rejected { reason } } }",
+        "3w.csv",
+        csv.as_bytes(),
+    )
+    .await;
+    (
+        observe(&response, |d| import_outcome(&d["importHxl"])),
+        response,
+    )
 }
 
 async fn update_intervention(m: &Matrix<'_>, who: Who, record: Rec) -> (Outcome, Value) {

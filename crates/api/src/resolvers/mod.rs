@@ -3,6 +3,7 @@
 mod areas;
 pub(crate) mod coverage;
 mod identity;
+pub(crate) mod imports;
 mod interventions;
 mod needs;
 mod organisations;
@@ -34,6 +35,7 @@ pub struct Mutation(
     needs::NeedMutation,
     identity::IdentityMutation,
     overlaps::OverlapMutation,
+    imports::ImportMutation,
 );
 
 pub use overlaps::Subscription;

@@ -147,6 +147,16 @@ impl Intervention {
         self.0.record.visibility.into()
     }
 
+    /// Identifiers of other records of the same activity this one references.
+    async fn linked_activities(&self) -> &[String] {
+        &self.0.record.linked_activities
+    }
+
+    /// The IATI humanitarian flag, when stated.
+    async fn humanitarian(&self) -> Option<bool> {
+        self.0.record.humanitarian
+    }
+
     /// Increases on every change; send it back as `expectedVersion` to update or delete.
     async fn version(&self) -> i64 {
         self.0.version

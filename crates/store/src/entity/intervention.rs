@@ -23,6 +23,8 @@ pub struct Model {
     pub budget_amount: Option<f64>,
     pub budget_currency: Option<String>,
     pub visibility: String,
+    pub linked_activities: Option<Json>,
+    pub humanitarian: Option<bool>,
     pub version: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -1,0 +1,696 @@
+//! Imports of the formats the field already uses (IATI 2.03 activity XML, HXL 3W/5W
+//! tables) and their exports: the one implementation behind the CLI commands and the
+//! GraphQL upload mutations.
+//!
+//! A file is read twice: once to find every record that cannot be imported (reported with
+//! its line and reason), then, when none was found or `partial` was asked for, again to
+//! write the others in batches of [`BATCH`], each batch one transaction. Reading twice
+//! keeps memory bounded by one batch whatever the size of the file, and nothing is
+//! written when a file is refused. Organisations a file names are matched to known ones
+//! (IATI identifier, then acronym, then normalised name) and created when unknown; names
+//! that probably mean one organisation are reported as suggestions, never merged.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::{BufRead, Read, Write};
+
+use async_graphql::SimpleObject;
+use concord_domain::access::{Principal, ReadScope};
+use concord_domain::area::Pcode;
+use concord_domain::intervention::{InterventionInput, NewIntervention};
+use concord_domain::organisation::{NewOrganisation, Organisation, OrganisationId};
+use concord_domain::organisation_matching::{
+    KnownOrganisation, OrganisationMatch, OrganisationMatcher, OrganisationMention,
+    suggest_duplicates,
+};
+use concord_interop::iati::{self, ActivityVerdict, IatiActivity, IatiReader};
+use concord_interop::interventions::{self as mapping, OrganisationKey, OrganisationNeed};
+use concord_interop::who_what_where::{self as www, ActivityRow, WhoWhatWhereOptions};
+use concord_store::{
+    Actor, ImportOutcome, ImportRecord, InterventionFilter, PageRequest, SourceDocument, Store,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ApiError, ApiResult};
+
+/// Records written per transaction.
+pub const BATCH: usize = 1_000;
+
+/// How a file is imported.
+#[derive(Clone, Debug, Default)]
+pub struct ImportOptions {
+    /// Write the records that can be imported even when others cannot.
+    pub partial: bool,
+    /// The country of a 3W table that does not say (ISO alpha-2).
+    pub country: Option<String>,
+}
+
+/// A record that was not imported, and why.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, SimpleObject)]
+pub struct ImportProblem {
+    /// The line of the file where the record starts.
+    pub line: u64,
+    /// The record's identifier, when it has one.
+    pub identifier: Option<String>,
+    /// The element, column or field at fault.
+    pub element: Option<String>,
+    pub reason: String,
+}
+
+/// What an import read, wrote and refused.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, SimpleObject)]
+pub struct ImportReport {
+    pub read: u64,
+    pub created: u64,
+    pub updated: u64,
+    /// Already stored as given, or stored in a newer version.
+    pub unchanged: u64,
+    pub rejected: Vec<ImportProblem>,
+    /// Parts of accepted records left out (an unknown sector vocabulary, say).
+    pub warnings: u64,
+    /// Organisations the file named that were not known, created by this import.
+    pub organisations_created: Vec<String>,
+    /// Names that probably mean one organisation, for someone to look at.
+    pub duplicate_organisations: Vec<String>,
+    /// False when records were refused and nothing was written (no `partial`).
+    pub applied: bool,
+}
+
+impl ImportReport {
+    fn count(&mut self, outcomes: &[ImportOutcome]) {
+        for o in outcomes {
+            match o {
+                ImportOutcome::Created(_) => self.created += 1,
+                ImportOutcome::Updated(_) => self.updated += 1,
+                ImportOutcome::Unchanged(_) => self.unchanged += 1,
+            }
+        }
+    }
+}
+
+/// Known organisations, matched by the rules of `organisation_matching`, and those this
+/// import resolved or created.
+struct Directory {
+    known: Vec<KnownOrganisation>,
+    matcher: OrganisationMatcher,
+    resolved: HashMap<OrganisationKey, OrganisationId>,
+    created: Vec<String>,
+}
+
+impl Directory {
+    async fn load(store: &Store) -> ApiResult<Self> {
+        let mut known = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store
+                .organisations(PageRequest {
+                    after,
+                    first: concord_store::MAX_PAGE_SIZE,
+                })
+                .await?;
+            after = page.items.last().map(|o| o.id.0);
+            known.extend(page.items.iter().map(KnownOrganisation::from));
+            if !page.has_next_page {
+                break;
+            }
+        }
+        Ok(Directory {
+            matcher: OrganisationMatcher::new(&known),
+            known,
+            resolved: HashMap::new(),
+            created: Vec::new(),
+        })
+    }
+
+    fn find(&self, key: &OrganisationKey) -> Option<OrganisationId> {
+        if let Some(id) = self.resolved.get(key) {
+            return Some(*id);
+        }
+        let mention = match key {
+            OrganisationKey::Iati(identifier) => OrganisationMention {
+                name: None,
+                acronym: None,
+                identifier: Some(identifier),
+            },
+            OrganisationKey::Name(name) => OrganisationMention {
+                name: Some(name),
+                acronym: None,
+                identifier: None,
+            },
+        };
+        match self.matcher.find(&mention) {
+            OrganisationMatch::Matched(id, _) => Some(id),
+            // Several candidates: the first (oldest) one, as a person would pick the
+            // established record; the ambiguity is reported as a duplicate suggestion.
+            OrganisationMatch::Ambiguous(ids, _) => ids.first().copied(),
+            OrganisationMatch::Unmatched => None,
+        }
+    }
+
+    /// Resolves every organisation named, creating the unknown ones.
+    async fn resolve_all(
+        &mut self,
+        store: &Store,
+        needs: &[OrganisationNeed],
+        actor: &Actor,
+    ) -> ApiResult<()> {
+        for need in needs {
+            if let Some(id) = self.find(&need.key) {
+                self.resolved.insert(need.key.clone(), id);
+                continue;
+            }
+            let record = NewOrganisation::parse(&need.input)?;
+            let created = store.create_organisation(&record, actor).await?;
+            self.created.push(created.name.clone());
+            self.resolved.insert(need.key.clone(), created.id);
+            // Later names are matched against it as a re-import would: an import run twice
+            // resolves every name the same way.
+            self.known.push(KnownOrganisation::from(&created));
+            self.matcher = OrganisationMatcher::new(&self.known);
+        }
+        Ok(())
+    }
+}
+
+fn problem(line: u64, identifier: Option<String>, element: &str, reason: String) -> ImportProblem {
+    ImportProblem {
+        line,
+        identifier,
+        element: Some(element.to_owned()),
+        reason,
+    }
+}
+
+/// Which of `codes` are P-codes of known areas.
+async fn known_pcodes(store: &Store, codes: BTreeSet<String>) -> ApiResult<BTreeSet<String>> {
+    let parsed: Vec<Pcode> = codes.iter().filter_map(|c| Pcode::parse(c).ok()).collect();
+    let mut known = BTreeSet::new();
+    for chunk in parsed.chunks(500) {
+        known.extend(
+            store
+                .area_ids(chunk)
+                .await?
+                .into_keys()
+                .map(|p| p.as_str().to_owned()),
+        );
+    }
+    Ok(known)
+}
+
+/// A record validated as far as it can be without writing: `None` for the organisation
+/// resolver means "any organisation is fine" (the first pass), so only the file's own
+/// faults and the caller's rights are found.
+fn checked(
+    input: Result<InterventionInput, ImportProblem>,
+    principal: &Principal,
+    line: u64,
+) -> Result<NewIntervention, ImportProblem> {
+    let input = input?;
+    let record = NewIntervention::parse(&input).map_err(|e| ImportProblem {
+        line,
+        identifier: Some(input.external_id.clone()),
+        element: e.0.first().map(|f| f.field.clone()),
+        reason: e.to_string(),
+    })?;
+    if !principal.may_write_for(record.reporting_organisation) {
+        return Err(problem(
+            line,
+            Some(record.external_id.clone()),
+            "reporting-org",
+            "you may not write for this reporting organisation".to_owned(),
+        ));
+    }
+    Ok(record)
+}
+
+// ---------------------------------------------------------------------------------------
+// IATI
+// ---------------------------------------------------------------------------------------
+
+fn iati_problem(entry: &iati::ReportEntry) -> ImportProblem {
+    ImportProblem {
+        line: entry.line,
+        identifier: entry.identifier.clone(),
+        element: Some(entry.element.clone()),
+        reason: entry.reason.clone(),
+    }
+}
+
+fn document_error(e: &iati::DocumentError) -> ApiError {
+    ApiError::invalid("file", &format!("not an IATI 2.0x activity file: {e}"))
+}
+
+/// Imports IATI activity files. `open` is called once per pass and must give the same
+/// bytes each time.
+pub async fn import_iati<R: BufRead>(
+    store: &Store,
+    principal: &Principal,
+    actor: &Actor,
+    open: impl Fn() -> std::io::Result<R>,
+    options: &ImportOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> ApiResult<ImportReport> {
+    let mut report = ImportReport::default();
+    let mut directory = Directory::load(store).await?;
+    let mut names = Vec::new();
+
+    // First pass: what cannot be imported.
+    let reader = IatiReader::new(open().map_err(io_error)?).map_err(|e| document_error(&e))?;
+    let mut batch = Vec::new();
+    for verdict in reader {
+        match verdict.map_err(|e| document_error(&e))? {
+            ActivityVerdict::Accepted(accepted) => {
+                report.read += 1;
+                report.warnings += accepted.warnings.len() as u64;
+                batch.push((accepted.activity, accepted.line));
+            }
+            ActivityVerdict::Rejected(rejected) => {
+                report.read += 1;
+                if let Some(reason) = rejected.reason() {
+                    report.rejected.push(iati_problem(reason));
+                }
+            }
+        }
+        if batch.len() == BATCH {
+            check_iati_batch(
+                store,
+                principal,
+                &directory,
+                &mut batch,
+                &mut report,
+                &mut names,
+            )
+            .await?;
+        }
+    }
+    check_iati_batch(
+        store,
+        principal,
+        &directory,
+        &mut batch,
+        &mut report,
+        &mut names,
+    )
+    .await?;
+    report.duplicate_organisations = duplicate_sentences(&names);
+    if !report.rejected.is_empty() && !options.partial {
+        return Ok(report);
+    }
+
+    // Second pass: write the rest.
+    let reader = IatiReader::new(open().map_err(io_error)?).map_err(|e| document_error(&e))?;
+    let mut written = 0;
+    for verdict in reader {
+        if let ActivityVerdict::Accepted(accepted) = verdict.map_err(|e| document_error(&e))? {
+            batch.push((accepted.activity, accepted.line));
+        }
+        if batch.len() == BATCH {
+            written += write_iati_batch(
+                store,
+                principal,
+                actor,
+                &mut directory,
+                &mut batch,
+                &mut report,
+            )
+            .await?;
+            progress(written);
+        }
+    }
+    written += write_iati_batch(
+        store,
+        principal,
+        actor,
+        &mut directory,
+        &mut batch,
+        &mut report,
+    )
+    .await?;
+    progress(written);
+    report.organisations_created = std::mem::take(&mut directory.created);
+    report.applied = true;
+    Ok(report)
+}
+
+fn io_error(e: std::io::Error) -> ApiError {
+    ApiError::invalid("file", &format!("cannot read the file: {e}"))
+}
+
+/// Places of a batch: the level-0 areas of its countries exist from the shipped country
+/// list; its administrative codes are P-codes only when an area has them.
+async fn iati_places(
+    store: &Store,
+    activities: &[(IatiActivity, u64)],
+) -> ApiResult<BTreeSet<String>> {
+    let codes: BTreeSet<String> = activities
+        .iter()
+        .flat_map(|(a, _)| a.location_administrative.iter().map(|l| l.code.clone()))
+        .chain(
+            activities
+                .iter()
+                .flat_map(|(a, _)| mapping::iati_countries(a)),
+        )
+        .collect();
+    known_pcodes(store, codes).await
+}
+
+async fn check_iati_batch(
+    store: &Store,
+    principal: &Principal,
+    directory: &Directory,
+    batch: &mut Vec<(IatiActivity, u64)>,
+    report: &mut ImportReport,
+    names: &mut Vec<String>,
+) -> ApiResult<()> {
+    let known = iati_places(store, batch).await?;
+    let any_org = principal.is_admin();
+    for (activity, line) in batch.drain(..) {
+        for need in mapping::iati_organisations(&activity) {
+            names.push(need.input.name.clone());
+        }
+        // The first pass writes nothing: an unknown organisation is a placeholder for an
+        // administrator (who may write for any, and whose import creates it), and a fault
+        // for anyone else.
+        let resolve = |key: &OrganisationKey| {
+            directory
+                .find(key)
+                .or(any_org.then_some(OrganisationId(i64::MAX)))
+        };
+        let countries_ok = |code: &str| {
+            known.contains(code) || concord_domain::reference::country_by_alpha2(code).is_some()
+        };
+        let input = mapping::iati_to_input(&activity, &resolve, &countries_ok)
+            .map_err(|e| iati_problem(&e));
+        if let Err(p) = checked(input, principal, line) {
+            report.rejected.push(p);
+        }
+    }
+    Ok(())
+}
+
+async fn write_iati_batch(
+    store: &Store,
+    principal: &Principal,
+    actor: &Actor,
+    directory: &mut Directory,
+    batch: &mut Vec<(IatiActivity, u64)>,
+    report: &mut ImportReport,
+) -> ApiResult<u64> {
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let countries: Vec<String> = batch
+        .iter()
+        .flat_map(|(a, _)| mapping::iati_countries(a))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    store.ensure_countries(&countries, actor).await?;
+    let known = iati_places(store, batch).await?;
+    let needs: Vec<OrganisationNeed> = batch
+        .iter()
+        .flat_map(|(a, _)| mapping::iati_organisations(a))
+        .collect();
+    directory.resolve_all(store, &needs, actor).await?;
+    let mut records = Vec::with_capacity(batch.len());
+    for (activity, line) in batch.drain(..) {
+        let resolve = |key: &OrganisationKey| directory.find(key);
+        let input = mapping::iati_to_input(&activity, &resolve, &|c: &str| known.contains(c))
+            .map_err(|e| iati_problem(&e));
+        // Faults were reported by the first pass; they are skipped here.
+        let Ok(record) = checked(input, principal, line) else {
+            continue;
+        };
+        let document = serde_json::to_value(&activity)
+            .map_err(|e| ApiError::Internal(format!("IATI source document: {e}")))?;
+        records.push(ImportRecord {
+            record,
+            source: Some(SourceDocument {
+                format: "iati".into(),
+                updated_at: activity.last_updated_datetime.map(|t| t.to_utc()),
+                document,
+            }),
+        });
+    }
+    let outcomes = store.import_interventions(&records, actor).await?;
+    report.count(&outcomes);
+    Ok(outcomes.len() as u64)
+}
+
+fn duplicate_sentences(names: &[String]) -> Vec<String> {
+    suggest_duplicates(names)
+        .into_iter()
+        .map(|s| {
+            format!(
+                "{} ({})",
+                s.names.join(" / "),
+                s.reasons
+                    .iter()
+                    .map(|r| format!("{r:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+        .collect()
+}
+
+/// Writes the interventions `scope` may read (of one organisation, when given) as an IATI
+/// 2.03 activity file. Returns how many were written.
+pub async fn export_iati<W: Write>(
+    store: &Store,
+    scope: &ReadScope,
+    organisation: Option<OrganisationId>,
+    out: W,
+) -> ApiResult<u64> {
+    let mut activities = Vec::new();
+    let mut organisations: HashMap<OrganisationId, Organisation> = HashMap::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .interventions(
+                &InterventionFilter {
+                    scope: scope.clone(),
+                    organisation,
+                    ..Default::default()
+                },
+                PageRequest {
+                    after,
+                    first: concord_store::MAX_PAGE_SIZE,
+                },
+            )
+            .await?;
+        after = page.items.last().map(|i| i.id.0);
+        let ids: Vec<_> = page.items.iter().map(|i| i.id).collect();
+        let sources = store.intervention_sources(&ids, "iati").await?;
+        let wanted: Vec<OrganisationId> = page
+            .items
+            .iter()
+            .flat_map(|i| i.record.organisations())
+            .filter(|o| !organisations.contains_key(o))
+            .collect();
+        for o in store.organisations_by_ids(&wanted).await? {
+            organisations.insert(o.id, o);
+        }
+        // An organisation's IATI file holds the activities it reports, not those it joins.
+        let reported = page
+            .items
+            .iter()
+            .filter(|i| organisation.is_none_or(|o| i.record.reporting_organisation == o));
+        for intervention in reported {
+            let stored: Option<IatiActivity> = sources
+                .get(&intervention.id)
+                .and_then(|(_, s)| serde_json::from_value(s.document.clone()).ok());
+            let activity =
+                mapping::iati_from_intervention(intervention, &organisations, stored.as_ref())
+                    .map_err(|reason| {
+                        ApiError::invalid(
+                            "organisation",
+                            &format!("{}: {reason}", intervention.record.external_id),
+                        )
+                    })?;
+            activities.push(activity);
+        }
+        if !page.has_next_page {
+            break;
+        }
+    }
+    iati::write_activities(out, chrono::Utc::now(), &activities)
+        .map_err(|e| ApiError::Internal(format!("writing IATI XML: {e}")))?;
+    Ok(activities.len() as u64)
+}
+
+// ---------------------------------------------------------------------------------------
+// HXL 3W / 5W
+// ---------------------------------------------------------------------------------------
+
+fn row_problem(issue: &www::RowIssue) -> ImportProblem {
+    ImportProblem {
+        line: issue.line,
+        identifier: None,
+        element: issue.column.clone(),
+        reason: issue.reason.clone(),
+    }
+}
+
+/// Imports a 3W/4W/5W table. Tables are read whole (a 3W table is thousands of rows, not
+/// millions), then written in batches.
+pub async fn import_who_what_where<R: Read>(
+    store: &Store,
+    principal: &Principal,
+    actor: &Actor,
+    reader: R,
+    options: &ImportOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> ApiResult<ImportReport> {
+    let table = www::read_who_what_where(
+        reader,
+        &WhoWhatWhereOptions {
+            country: options.country.clone(),
+            ..Default::default()
+        },
+    )
+    .map_err(|e| ApiError::invalid("file", &format!("not a 3W table: {e}")))?;
+    let mut report = ImportReport {
+        read: table.data_rows as u64,
+        warnings: table.warnings.len() as u64,
+        ..Default::default()
+    };
+    report.rejected.extend(table.errors.iter().map(row_problem));
+    let mut directory = Directory::load(store).await?;
+    let names: Vec<String> = table
+        .rows
+        .iter()
+        .flat_map(mapping::who_what_where_organisations)
+        .map(|n| n.input.name)
+        .collect();
+    report.duplicate_organisations = duplicate_sentences(&names);
+    let codes: BTreeSet<String> = table
+        .rows
+        .iter()
+        .map(|r| r.location.pcode.clone())
+        .collect();
+    let known = known_pcodes(store, codes).await?;
+    let any_org = principal.is_admin();
+    for row in &table.rows {
+        let resolve = |key: &OrganisationKey| {
+            directory
+                .find(key)
+                .or(any_org.then_some(OrganisationId(i64::MAX)))
+        };
+        let input = mapping::who_what_where_to_input(row, &resolve, &|c: &str| known.contains(c))
+            .map_err(|e| row_problem(&e));
+        if let Err(p) = checked(input, principal, row.line) {
+            report.rejected.push(p);
+        }
+    }
+    report.rejected.sort_by_key(|p| p.line);
+    if !report.rejected.is_empty() && !options.partial {
+        return Ok(report);
+    }
+    let rejected_lines: BTreeSet<u64> = report.rejected.iter().map(|p| p.line).collect();
+    let rows: Vec<&ActivityRow> = table
+        .rows
+        .iter()
+        .filter(|r| !rejected_lines.contains(&r.line))
+        .collect();
+    let mut written = 0;
+    for chunk in rows.chunks(BATCH) {
+        let needs: Vec<OrganisationNeed> = chunk
+            .iter()
+            .flat_map(|r| mapping::who_what_where_organisations(r))
+            .collect();
+        directory.resolve_all(store, &needs, actor).await?;
+        let mut records = Vec::with_capacity(chunk.len());
+        for row in chunk {
+            let resolve = |key: &OrganisationKey| directory.find(key);
+            let input =
+                mapping::who_what_where_to_input(row, &resolve, &|c: &str| known.contains(c))
+                    .map_err(|e| row_problem(&e));
+            let Ok(record) = checked(input, principal, row.line) else {
+                continue;
+            };
+            let document = serde_json::to_value(row)
+                .map_err(|e| ApiError::Internal(format!("3W source row: {e}")))?;
+            records.push(ImportRecord {
+                record,
+                source: Some(SourceDocument {
+                    format: "hxl".into(),
+                    updated_at: None,
+                    document,
+                }),
+            });
+        }
+        let outcomes = store.import_interventions(&records, actor).await?;
+        report.count(&outcomes);
+        written += outcomes.len() as u64;
+        progress(written);
+    }
+    report.organisations_created = std::mem::take(&mut directory.created);
+    report.applied = true;
+    Ok(report)
+}
+
+/// Writes the interventions `scope` may read as a 5W table with its HXL hashtag row.
+pub async fn export_who_what_where<W: Write>(
+    store: &Store,
+    scope: &ReadScope,
+    organisation: Option<OrganisationId>,
+    out: W,
+) -> ApiResult<u64> {
+    let mut rows = Vec::new();
+    let mut organisations: HashMap<OrganisationId, Organisation> = HashMap::new();
+    let mut levels: HashMap<String, u8> = HashMap::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .interventions(
+                &InterventionFilter {
+                    scope: scope.clone(),
+                    organisation,
+                    ..Default::default()
+                },
+                PageRequest {
+                    after,
+                    first: concord_store::MAX_PAGE_SIZE,
+                },
+            )
+            .await?;
+        after = page.items.last().map(|i| i.id.0);
+        let ids: Vec<_> = page.items.iter().map(|i| i.id).collect();
+        let sources = store.intervention_sources(&ids, "hxl").await?;
+        let wanted: Vec<OrganisationId> = page
+            .items
+            .iter()
+            .flat_map(|i| i.record.organisations())
+            .filter(|o| !organisations.contains_key(o))
+            .collect();
+        for o in store.organisations_by_ids(&wanted).await? {
+            organisations.insert(o.id, o);
+        }
+        let pcodes: Vec<Pcode> = page
+            .items
+            .iter()
+            .flat_map(|i| i.record.locations.iter().map(|l| l.pcode.clone()))
+            .filter(|p| !levels.contains_key(p.as_str()))
+            .collect();
+        for area in store.areas_by_pcodes(&pcodes).await? {
+            levels.insert(area.pcode.as_str().to_owned(), area.admin_level.get());
+        }
+        for intervention in &page.items {
+            let stored: Option<ActivityRow> = sources
+                .get(&intervention.id)
+                .and_then(|(_, s)| serde_json::from_value(s.document.clone()).ok());
+            rows.push(mapping::who_what_where_from_intervention(
+                intervention,
+                &organisations,
+                &|p: &str| levels.get(p).copied(),
+                stored.as_ref(),
+            ));
+        }
+        if !page.has_next_page {
+            break;
+        }
+    }
+    www::write_who_what_where(out, &rows)
+        .map_err(|e| ApiError::Internal(format!("writing the 5W table: {e}")))?;
+    Ok(rows.len() as u64)
+}

@@ -1,0 +1,366 @@
+//! Imports and bulk writes of interventions from the systems that already hold them (IATI
+//! publishers, 3W spreadsheets, an agency's own database through the bulk API): upserts by
+//! reporting organisation and external id, in one transaction per call, each record checked
+//! for overlaps as it is written, with the source document kept beside the record.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use concord_domain::area::{AdminLevel, NewArea, Pcode};
+use concord_domain::intervention::{Intervention, InterventionId, NewIntervention};
+use concord_domain::reference;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{self, Actor, AuditAction};
+use crate::changes::RegistryChange;
+use crate::entity::{area, idempotency_key, intervention, intervention_source};
+use crate::interventions::{
+    assemble, assemble_one, delete_children, duplicate_external_id, insert_children,
+    resolve_references, row_values,
+};
+use crate::{Store, StoreError, StoreResult};
+
+/// The document an intervention was imported from, kept so an export in the same format
+/// gives back what Concord does not model (other-language narratives, transactions...).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SourceDocument {
+    /// `iati` or `hxl`.
+    pub format: String,
+    /// The publisher's own last-updated time, when the format has one.
+    pub updated_at: Option<DateTime<Utc>>,
+    pub document: serde_json::Value,
+}
+
+/// One record to import.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImportRecord {
+    pub record: NewIntervention,
+    pub source: Option<SourceDocument>,
+}
+
+/// What an import did with one record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum ImportOutcome {
+    Created(InterventionId),
+    Updated(InterventionId),
+    /// Already stored as given, or the stored copy is newer than the one given.
+    Unchanged(InterventionId),
+}
+
+impl ImportOutcome {
+    pub fn id(&self) -> InterventionId {
+        match self {
+            ImportOutcome::Created(id)
+            | ImportOutcome::Updated(id)
+            | ImportOutcome::Unchanged(id) => *id,
+        }
+    }
+}
+
+/// A stored answer to a bulk write, replayed when the same key comes again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IdempotentResponse {
+    pub request_hash: String,
+    pub response: serde_json::Value,
+}
+
+/// Whether a stored record should give way to an incoming one: a newer publisher time
+/// wins; without times on both sides, any difference does.
+fn supersedes(
+    incoming: &ImportRecord,
+    stored: &Intervention,
+    stored_source: Option<&intervention_source::Model>,
+) -> bool {
+    let stored_time = stored_source.and_then(|s| s.source_updated_at);
+    let incoming_time = incoming.source.as_ref().and_then(|s| s.updated_at);
+    match (incoming_time, stored_time) {
+        (Some(new), Some(old)) => new > old,
+        _ => {
+            incoming.record != stored.record
+                || incoming.source.as_ref().map(|s| &s.document)
+                    != stored_source.map(|s| &s.document)
+        }
+    }
+}
+
+impl Store {
+    /// Writes every record or none: new ones are created, stored ones updated when the
+    /// incoming copy supersedes them, the rest left as they are. Two records with the same
+    /// organisation and external id in one call are a validation error.
+    pub async fn import_interventions(
+        &self,
+        records: &[ImportRecord],
+        actor: &Actor,
+    ) -> StoreResult<Vec<ImportOutcome>> {
+        let mut seen = HashSet::new();
+        for (n, r) in records.iter().enumerate() {
+            if !seen.insert((
+                r.record.reporting_organisation,
+                r.record.external_id.as_str(),
+            )) {
+                return Err(StoreError::invalid(
+                    format!("[{n}].externalId"),
+                    format!("{} appears twice in this import", r.record.external_id),
+                ));
+            }
+        }
+        let txn = self.db.begin().await?;
+        let refs: Vec<&NewIntervention> = records.iter().map(|r| &r.record).collect();
+        let areas = resolve_references(&txn, &refs).await?;
+
+        let mut existing: HashMap<(i64, String), intervention::Model> = HashMap::new();
+        for chunk in records.chunks(500) {
+            let rows = intervention::Entity::find()
+                .filter(
+                    intervention::Column::ReportingOrganisationId
+                        .is_in(chunk.iter().map(|r| r.record.reporting_organisation.0)),
+                )
+                .filter(
+                    intervention::Column::ExternalId
+                        .is_in(chunk.iter().map(|r| r.record.external_id.clone())),
+                )
+                .all(&txn)
+                .await?;
+            existing.extend(rows.into_iter().map(|row| {
+                (
+                    (row.reporting_organisation_id, row.external_id.clone()),
+                    row,
+                )
+            }));
+        }
+        let existing_ids: Vec<i64> = existing.values().map(|r| r.id).collect();
+        let mut sources: HashMap<i64, intervention_source::Model> = HashMap::new();
+        for chunk in existing_ids.chunks(1000) {
+            sources.extend(
+                intervention_source::Entity::find()
+                    .filter(
+                        intervention_source::Column::InterventionId.is_in(chunk.iter().copied()),
+                    )
+                    .all(&txn)
+                    .await?
+                    .into_iter()
+                    .map(|s| (s.intervention_id, s)),
+            );
+        }
+        let stored: HashMap<i64, Intervention> =
+            assemble(&txn, existing.values().cloned().collect())
+                .await?
+                .into_iter()
+                .map(|i| (i.id.0, i))
+                .collect();
+
+        let mut outcomes = Vec::with_capacity(records.len());
+        let mut written = Vec::new();
+        for r in records {
+            let key = (
+                r.record.reporting_organisation.0,
+                r.record.external_id.clone(),
+            );
+            let outcome = match existing.get(&key) {
+                None => {
+                    let row = intervention::Entity::insert(row_values(&r.record))
+                        .exec_with_returning(&txn)
+                        .await
+                        .map_err(|e| duplicate_external_id(e.into()))?;
+                    insert_children(&txn, &[(row.id, &r.record)], &areas).await?;
+                    let created = assemble_one(&txn, row).await?;
+                    audit::record(
+                        &txn,
+                        actor,
+                        AuditAction::Create,
+                        "intervention",
+                        Some(created.id.0),
+                        None::<&()>,
+                        Some(&created),
+                    )
+                    .await?;
+                    let outcome = ImportOutcome::Created(created.id);
+                    written.push(created);
+                    outcome
+                }
+                Some(current) => {
+                    let before = &stored[&current.id];
+                    if !supersedes(r, before, sources.get(&current.id)) {
+                        outcomes.push(ImportOutcome::Unchanged(before.id));
+                        continue;
+                    }
+                    let mut values = row_values(&r.record);
+                    values.id = Set(current.id);
+                    values.version = Set(current.version + 1);
+                    values.created_at = Set(current.created_at);
+                    intervention::Entity::update(values).exec(&txn).await?;
+                    delete_children(&txn, current.id).await?;
+                    insert_children(&txn, &[(current.id, &r.record)], &areas).await?;
+                    let row = intervention::Entity::find_by_id(current.id)
+                        .one(&txn)
+                        .await?
+                        .ok_or(StoreError::NotFound)?;
+                    let updated = assemble_one(&txn, row).await?;
+                    audit::record(
+                        &txn,
+                        actor,
+                        AuditAction::Update,
+                        "intervention",
+                        Some(current.id),
+                        Some(before),
+                        Some(&updated),
+                    )
+                    .await?;
+                    let outcome = ImportOutcome::Updated(updated.id);
+                    written.push(updated);
+                    outcome
+                }
+            };
+            let last = written.last().ok_or(StoreError::NotFound)?;
+            save_source(&txn, last, r.source.as_ref()).await?;
+            outcomes.push(outcome);
+        }
+        for w in &written {
+            Store::check_overlaps_in(&txn, w, self.overlap_min_score).await?;
+        }
+        let change = RegistryChange::Interventions(written.iter().map(|w| w.id).collect());
+        change.announce(&txn).await?;
+        txn.commit().await?;
+        self.note_change(change);
+        Ok(outcomes)
+    }
+
+    /// The source documents of some interventions, in `format`.
+    pub async fn intervention_sources(
+        &self,
+        ids: &[InterventionId],
+        format: &str,
+    ) -> StoreResult<HashMap<InterventionId, (i64, SourceDocument)>> {
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(1000) {
+            for s in intervention_source::Entity::find()
+                .filter(
+                    intervention_source::Column::InterventionId.is_in(chunk.iter().map(|i| i.0)),
+                )
+                .filter(intervention_source::Column::Format.eq(format))
+                .all(&self.db)
+                .await?
+            {
+                out.insert(
+                    InterventionId(s.intervention_id),
+                    (
+                        i64::from(s.intervention_version),
+                        SourceDocument {
+                            format: s.format,
+                            updated_at: s.source_updated_at,
+                            document: s.document,
+                        },
+                    ),
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Creates the level-0 area of each country (ISO alpha-2, from the shipped list) that
+    /// has none yet, so work reported only at country level can be placed. Unknown codes
+    /// are returned, not created.
+    pub async fn ensure_countries(
+        &self,
+        codes: &[String],
+        actor: &Actor,
+    ) -> StoreResult<Vec<String>> {
+        let wanted: HashSet<&str> = codes.iter().map(String::as_str).collect();
+        let present: HashSet<String> = area::Entity::find()
+            .select_only()
+            .column(area::Column::Pcode)
+            .filter(area::Column::Pcode.is_in(wanted.iter().copied()))
+            .into_tuple::<String>()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .collect();
+        let mut unknown = Vec::new();
+        let mut missing = Vec::new();
+        for code in wanted {
+            if present.contains(code) {
+                continue;
+            }
+            let country = reference::country_by_alpha2(code);
+            match (country, Pcode::parse(code)) {
+                (Some(country), Ok(pcode)) => missing.push(
+                    NewArea::new(pcode, &country.name, AdminLevel::COUNTRY, None, code, None)
+                        .map_err(StoreError::Invalid)?,
+                ),
+                _ => unknown.push(code.to_owned()),
+            }
+        }
+        if !missing.is_empty() {
+            self.import_areas(&missing, actor).await?;
+        }
+        unknown.sort();
+        Ok(unknown)
+    }
+
+    /// The answer given to an earlier bulk write with this key by this principal.
+    pub async fn idempotent_response(
+        &self,
+        principal: &str,
+        key: &str,
+    ) -> StoreResult<Option<IdempotentResponse>> {
+        Ok(
+            idempotency_key::Entity::find_by_id((principal.to_owned(), key.to_owned()))
+                .one(&self.db)
+                .await?
+                .map(|row| IdempotentResponse {
+                    request_hash: row.request_hash,
+                    response: row.response,
+                }),
+        )
+    }
+
+    /// Remembers the answer to a bulk write; the first answer stored for a key stays.
+    pub async fn save_idempotent_response(
+        &self,
+        principal: &str,
+        key: &str,
+        response: &IdempotentResponse,
+    ) -> StoreResult<()> {
+        idempotency_key::Entity::insert(idempotency_key::ActiveModel {
+            principal: Set(principal.to_owned()),
+            key: Set(key.to_owned()),
+            request_hash: Set(response.request_hash.clone()),
+            response: Set(response.response.clone()),
+            created_at: Set(Utc::now()),
+        })
+        .on_conflict_do_nothing_on([
+            idempotency_key::Column::Principal,
+            idempotency_key::Column::Key,
+        ])
+        .exec(&self.db)
+        .await?;
+        Ok(())
+    }
+}
+
+async fn save_source<C: ConnectionTrait>(
+    txn: &C,
+    written: &Intervention,
+    source: Option<&SourceDocument>,
+) -> StoreResult<()> {
+    intervention_source::Entity::delete_many()
+        .filter(intervention_source::Column::InterventionId.eq(written.id.0))
+        .exec(txn)
+        .await?;
+    if let Some(source) = source {
+        intervention_source::Entity::insert(intervention_source::ActiveModel {
+            intervention_id: Set(written.id.0),
+            format: Set(source.format.clone()),
+            source_updated_at: Set(source.updated_at),
+            intervention_version: Set(i32::try_from(written.version).unwrap_or(i32::MAX)),
+            document: Set(source.document.clone()),
+        })
+        .exec(txn)
+        .await?;
+    }
+    Ok(())
+}
