@@ -47,6 +47,8 @@ pub enum BenchCommand {
     /// Coverage and gaps: every cell in the engine, single-area `gaps` through HTTP, and a
     /// PostgreSQL multirange query for comparison.
     Gaps(crate::bench_gaps::GapArgs),
+    /// IATI and 3W import throughput into SQLite, and the peak memory of a large IATI file.
+    Imports(crate::bench_imports::ImportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -88,6 +90,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Overlaps(args) => overlaps(args).await,
         BenchCommand::Gaps(args) => crate::bench_gaps::gaps(args).await,
+        BenchCommand::Imports(args) => crate::bench_imports::run(args).await,
     }
 }
 

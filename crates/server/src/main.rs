@@ -4,6 +4,7 @@
 
 mod bench;
 mod bench_gaps;
+mod bench_imports;
 mod config;
 mod demo;
 mod gaps;

@@ -153,72 +153,56 @@ impl Store {
                 .map(|i| (i.id.0, i))
                 .collect();
 
-        let mut outcomes = Vec::with_capacity(records.len());
+        // Outcomes in input order; new records are written together after the loop.
+        let mut outcomes: Vec<Option<ImportOutcome>> = vec![None; records.len()];
         let mut written = Vec::new();
-        for r in records {
+        let mut fresh: Vec<usize> = Vec::new();
+        for (n, r) in records.iter().enumerate() {
             let key = (
                 r.record.reporting_organisation.0,
                 r.record.external_id.clone(),
             );
-            let outcome = match existing.get(&key) {
-                None => {
-                    let row = intervention::Entity::insert(row_values(&r.record))
-                        .exec_with_returning(&txn)
-                        .await
-                        .map_err(|e| duplicate_external_id(e.into()))?;
-                    insert_children(&txn, &[(row.id, &r.record)], &areas).await?;
-                    let created = assemble_one(&txn, row).await?;
-                    audit::record(
-                        &txn,
-                        actor,
-                        AuditAction::Create,
-                        "intervention",
-                        Some(created.id.0),
-                        None::<&()>,
-                        Some(&created),
-                    )
-                    .await?;
-                    let outcome = ImportOutcome::Created(created.id);
-                    written.push(created);
-                    outcome
-                }
-                Some(current) => {
-                    let before = &stored[&current.id];
-                    if !supersedes(r, before, sources.get(&current.id)) {
-                        outcomes.push(ImportOutcome::Unchanged(before.id));
-                        continue;
-                    }
-                    let mut values = row_values(&r.record);
-                    values.id = Set(current.id);
-                    values.version = Set(current.version + 1);
-                    values.created_at = Set(current.created_at);
-                    intervention::Entity::update(values).exec(&txn).await?;
-                    delete_children(&txn, current.id).await?;
-                    insert_children(&txn, &[(current.id, &r.record)], &areas).await?;
-                    let row = intervention::Entity::find_by_id(current.id)
-                        .one(&txn)
-                        .await?
-                        .ok_or(StoreError::NotFound)?;
-                    let updated = assemble_one(&txn, row).await?;
-                    audit::record(
-                        &txn,
-                        actor,
-                        AuditAction::Update,
-                        "intervention",
-                        Some(current.id),
-                        Some(before),
-                        Some(&updated),
-                    )
-                    .await?;
-                    let outcome = ImportOutcome::Updated(updated.id);
-                    written.push(updated);
-                    outcome
-                }
+            let Some(current) = existing.get(&key) else {
+                fresh.push(n);
+                continue;
             };
-            let last = written.last().ok_or(StoreError::NotFound)?;
-            save_source(&txn, last, r.source.as_ref()).await?;
-            outcomes.push(outcome);
+            let before = &stored[&current.id];
+            if !supersedes(r, before, sources.get(&current.id)) {
+                outcomes[n] = Some(ImportOutcome::Unchanged(before.id));
+                continue;
+            }
+            let mut values = row_values(&r.record);
+            values.id = Set(current.id);
+            values.version = Set(current.version + 1);
+            values.created_at = Set(current.created_at);
+            intervention::Entity::update(values).exec(&txn).await?;
+            delete_children(&txn, current.id).await?;
+            insert_children(&txn, &[(current.id, &r.record)], &areas).await?;
+            let row = intervention::Entity::find_by_id(current.id)
+                .one(&txn)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            let updated = assemble_one(&txn, row).await?;
+            audit::record(
+                &txn,
+                actor,
+                AuditAction::Update,
+                "intervention",
+                Some(current.id),
+                Some(before),
+                Some(&updated),
+            )
+            .await?;
+            save_source(&txn, &updated, r.source.as_ref()).await?;
+            outcomes[n] = Some(ImportOutcome::Updated(updated.id));
+            written.push(updated);
         }
+        let created = create_all(&txn, records, &fresh, &areas, actor).await?;
+        for (n, intervention) in fresh.into_iter().zip(created) {
+            outcomes[n] = Some(ImportOutcome::Created(intervention.id));
+            written.push(intervention);
+        }
+        let outcomes: Vec<ImportOutcome> = outcomes.into_iter().flatten().collect();
         for w in &written {
             Store::check_overlaps_in(&txn, w, self.overlap_min_score).await?;
         }
@@ -342,6 +326,88 @@ impl Store {
     }
 }
 
+/// Writes the new records of an import in a few statements per 500 records: rows, then
+/// children, audit events and source documents, each in bulk.
+async fn create_all<C: ConnectionTrait>(
+    txn: &C,
+    records: &[ImportRecord],
+    fresh: &[usize],
+    areas: &HashMap<String, i64>,
+    actor: &Actor,
+) -> StoreResult<Vec<Intervention>> {
+    let mut created = Vec::with_capacity(fresh.len());
+    for chunk in fresh.chunks(500) {
+        intervention::Entity::insert_many(chunk.iter().map(|&n| row_values(&records[n].record)))
+            .exec(txn)
+            .await
+            .map_err(|e| duplicate_external_id(e.into()))?;
+        // Ids are read back by the natural key: RETURNING order is not guaranteed.
+        let rows: HashMap<(i64, String), intervention::Model> = intervention::Entity::find()
+            .filter(
+                intervention::Column::ReportingOrganisationId.is_in(
+                    chunk
+                        .iter()
+                        .map(|&n| records[n].record.reporting_organisation.0),
+                ),
+            )
+            .filter(
+                intervention::Column::ExternalId
+                    .is_in(chunk.iter().map(|&n| records[n].record.external_id.clone())),
+            )
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(|row| {
+                (
+                    (row.reporting_organisation_id, row.external_id.clone()),
+                    row,
+                )
+            })
+            .collect();
+        let mut batch = Vec::with_capacity(chunk.len());
+        for &n in chunk {
+            let record = &records[n].record;
+            let row = rows
+                .get(&(record.reporting_organisation.0, record.external_id.clone()))
+                .ok_or(StoreError::NotFound)?;
+            batch.push(Intervention {
+                id: InterventionId(row.id),
+                version: row.version,
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+                record: record.clone(),
+            });
+        }
+        let children: Vec<(i64, &NewIntervention)> =
+            batch.iter().map(|i| (i.id.0, &i.record)).collect();
+        insert_children(txn, &children, areas).await?;
+        let audited: Vec<(i64, &Intervention)> = batch.iter().map(|i| (i.id.0, i)).collect();
+        audit::record_created(txn, actor, "intervention", &audited).await?;
+        let sources: Vec<intervention_source::ActiveModel> = chunk
+            .iter()
+            .zip(&batch)
+            .filter_map(|(&n, i)| records[n].source.as_ref().map(|s| source_row(i, s)))
+            .collect();
+        if !sources.is_empty() {
+            intervention_source::Entity::insert_many(sources)
+                .exec(txn)
+                .await?;
+        }
+        created.extend(batch);
+    }
+    Ok(created)
+}
+
+fn source_row(written: &Intervention, source: &SourceDocument) -> intervention_source::ActiveModel {
+    intervention_source::ActiveModel {
+        intervention_id: Set(written.id.0),
+        format: Set(source.format.clone()),
+        source_updated_at: Set(source.updated_at),
+        intervention_version: Set(i32::try_from(written.version).unwrap_or(i32::MAX)),
+        document: Set(source.document.clone()),
+    }
+}
+
 async fn save_source<C: ConnectionTrait>(
     txn: &C,
     written: &Intervention,
@@ -352,15 +418,9 @@ async fn save_source<C: ConnectionTrait>(
         .exec(txn)
         .await?;
     if let Some(source) = source {
-        intervention_source::Entity::insert(intervention_source::ActiveModel {
-            intervention_id: Set(written.id.0),
-            format: Set(source.format.clone()),
-            source_updated_at: Set(source.updated_at),
-            intervention_version: Set(i32::try_from(written.version).unwrap_or(i32::MAX)),
-            document: Set(source.document.clone()),
-        })
-        .exec(txn)
-        .await?;
+        intervention_source::Entity::insert(source_row(written, source))
+            .exec(txn)
+            .await?;
     }
     Ok(())
 }

@@ -421,7 +421,57 @@ async fn bulk_upserts_are_per_item_and_idempotent(app: &TestApp) {
     assert_eq!(error_code(&anonymous), "UNAUTHENTICATED");
 }
 
+/// Broken files are refused with a clear error and change nothing.
+async fn malformed_files_change_nothing(app: &TestApp) {
+    seed_areas(app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let truncated = dir.path().join("truncated.xml");
+    std::fs::write(
+        &truncated,
+        "<?xml version=\"1.0\"?>\n<iati-activities version=\"2.03\">\n <iati-activity>\n  <iati-identifier>XM-1</iati-identifier>\n  <title><narrative>Cut",
+    )
+    .unwrap();
+    let (ok, _, stderr) = app
+        .cli(&["import", "iati", truncated.to_str().unwrap(), "--partial"])
+        .await;
+    assert!(!ok);
+    assert!(
+        stderr.contains("not an IATI 2.0x activity file"),
+        "{stderr}"
+    );
+    let wrong = dir.path().join("organisations.xml");
+    std::fs::write(
+        &wrong,
+        "<iati-organisations version=\"2.03\"></iati-organisations>",
+    )
+    .unwrap();
+    let (ok, _, stderr) = app.cli(&["import", "iati", wrong.to_str().unwrap()]).await;
+    assert!(!ok);
+    assert!(stderr.contains("iati-organisations"), "{stderr}");
+    let quote = dir.path().join("quote.csv");
+    std::fs::write(
+        &quote,
+        "Organisation,Sector,Admin 2,Start\n#org,#sector,#adm2+code,#date+start\nOxfam,\"WASH,ET0201,01/01/2025\n",
+    )
+    .unwrap();
+    let (ok, _, stderr) = app
+        .cli(&["import", "hxl", quote.to_str().unwrap(), "--partial"])
+        .await;
+    assert!(!ok);
+    assert!(stderr.contains("not a 3W table"), "{stderr}");
+    assert!(stderr.contains("quote"), "{stderr}");
+    assert_eq!(snapshot(app).await.len(), 0, "nothing written");
+    let orgs = app
+        .data("{ organisations { totalCount } }", json!({}))
+        .await;
+    assert_eq!(
+        orgs["organisations"]["totalCount"], 0,
+        "no organisation created either"
+    );
+}
+
 crate::on_both_backends!(
+    malformed_files_change_nothing,
     iati_files_round_trip,
     hxl_3w_round_trip,
     iati_upload_respects_access,

@@ -467,7 +467,14 @@ impl CoverageQuery {
                 _ => a.clone(),
             }
         });
-        let inputs = coverage_cache(ctx)?.slice(within.as_ref(), &period).await?;
+        let mut inputs = coverage_cache(ctx)?.slice(within.as_ref(), &period).await?;
+        // Gaps are cells with a stated need: only the area's own cells are asked about, and
+        // the work around it is there for the candidates.
+        if let Some(area) = &area {
+            inputs
+                .needs
+                .retain(|n| area.is_ancestor_or_self_of(&n.area));
+        }
         let hidden = unreadable(ctx, &inputs)?;
         let sector = filter
             .sector
