@@ -279,25 +279,28 @@ async fn upsert_findings<C: ConnectionTrait>(
     let mut stored = Vec::with_capacity(findings.len());
     let mut new = Vec::new();
     let now = Utc::now();
-    for f in findings {
-        let reasons =
-            serde_json::to_value(&f.reasons).map_err(|_| corrupt("overlap_finding.reasons"))?;
-        let existing = overlap_finding::Entity::find()
-            .filter(overlap_finding::Column::InterventionA.eq(f.a.0))
-            .filter(overlap_finding::Column::InterventionB.eq(f.b.0))
-            .filter(overlap_finding::Column::Kind.eq(f.kind.code()))
-            .one(db)
-            .await?;
-        let row = match existing {
-            Some(row) => {
-                let mut active: overlap_finding::ActiveModel = row.into();
-                active.score = Set(f.score);
-                active.reasons = Set(reasons);
-                active.updated_at = Set(now);
-                overlap_finding::Entity::update(active).exec(db).await?
-            }
-            None => {
-                let row = overlap_finding::Entity::insert(overlap_finding::ActiveModel {
+    // A few statements per 500 findings rather than two per finding: a dense area gives
+    // dozens of findings per write.
+    for chunk in findings.chunks(500) {
+        let existing = findings_of_pairs(db, chunk).await?;
+        let mut fresh = Vec::new();
+        for f in chunk {
+            let reasons =
+                serde_json::to_value(&f.reasons).map_err(|_| corrupt("overlap_finding.reasons"))?;
+            match existing.get(&(f.a.0, f.b.0, f.kind.code().to_owned())) {
+                Some(row) if row.score == f.score && row.reasons == reasons => {
+                    stored.push(finding_of(row.clone())?);
+                }
+                Some(row) => {
+                    let mut active: overlap_finding::ActiveModel = row.clone().into();
+                    active.score = Set(f.score);
+                    active.reasons = Set(reasons);
+                    active.updated_at = Set(now);
+                    stored.push(finding_of(
+                        overlap_finding::Entity::update(active).exec(db).await?,
+                    )?);
+                }
+                None => fresh.push(overlap_finding::ActiveModel {
                     intervention_a: Set(f.a.0),
                     intervention_b: Set(f.b.0),
                     kind: Set(f.kind.code().to_owned()),
@@ -307,16 +310,49 @@ async fn upsert_findings<C: ConnectionTrait>(
                     detected_at: Set(now),
                     updated_at: Set(now),
                     ..Default::default()
-                })
-                .exec_with_returning(db)
-                .await?;
-                new.push(row.id);
-                row
+                }),
             }
-        };
-        stored.push(finding_of(row)?);
+        }
+        if fresh.is_empty() {
+            continue;
+        }
+        overlap_finding::Entity::insert_many(fresh).exec(db).await?;
+        let inserted = findings_of_pairs(db, chunk).await?;
+        for f in chunk {
+            let key = (f.a.0, f.b.0, f.kind.code().to_owned());
+            if existing.contains_key(&key) {
+                continue;
+            }
+            let row = inserted.get(&key).ok_or(StoreError::NotFound)?;
+            new.push(row.id);
+            stored.push(finding_of(row.clone())?);
+        }
     }
     Ok((stored, new))
+}
+
+/// The stored findings of some pairs, by (a, b, kind), in one statement.
+async fn findings_of_pairs<C: ConnectionTrait>(
+    db: &C,
+    findings: &[Finding],
+) -> StoreResult<HashMap<(i64, i64, String), overlap_finding::Model>> {
+    let a: HashSet<i64> = findings.iter().map(|f| f.a.0).collect();
+    let b: HashSet<i64> = findings.iter().map(|f| f.b.0).collect();
+    let wanted: HashSet<(i64, i64)> = findings.iter().map(|f| (f.a.0, f.b.0)).collect();
+    Ok(overlap_finding::Entity::find()
+        .filter(overlap_finding::Column::InterventionA.is_in(a))
+        .filter(overlap_finding::Column::InterventionB.is_in(b))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|row| wanted.contains(&(row.intervention_a, row.intervention_b)))
+        .map(|row| {
+            (
+                (row.intervention_a, row.intervention_b, row.kind.clone()),
+                row,
+            )
+        })
+        .collect())
 }
 
 /// Closes findings whose pair no longer overlaps, keeping their history.

@@ -108,12 +108,18 @@ fn hidden_from(
         .interventions
         .iter()
         .filter(|i| {
-            let locations: Vec<AreaPath> = i.locations.iter().map(|(p, _)| p.clone()).collect();
             let visibility = inputs
                 .visibility
                 .get(&i.id)
                 .copied()
                 .unwrap_or(Visibility::Restricted);
+            // Only RESTRICTED work is judged by where it is: the rest needs no copy of its
+            // locations, which matters when an area holds thousands of interventions.
+            let locations: Vec<AreaPath> = if visibility == Visibility::Restricted {
+                i.locations.iter().map(|(p, _)| p.clone()).collect()
+            } else {
+                Vec::new()
+            };
             !scope.allows(&RecordAccess {
                 visibility,
                 reporting_organisation: i.organisation,
