@@ -336,12 +336,31 @@ async fn findings_of_pairs<C: ConnectionTrait>(
     db: &C,
     findings: &[Finding],
 ) -> StoreResult<HashMap<(i64, i64, String), overlap_finding::Model>> {
-    let a: HashSet<i64> = findings.iter().map(|f| f.a.0).collect();
-    let b: HashSet<i64> = findings.iter().map(|f| f.b.0).collect();
     let wanted: HashSet<(i64, i64)> = findings.iter().map(|f| (f.a.0, f.b.0)).collect();
+    // A write's findings all involve the written record: its own findings are few, while
+    // the pairs among its candidates, which the two sides' ids would also match, can be
+    // many in a dense area.
+    let shared = findings.first().and_then(|first| {
+        [first.a.0, first.b.0]
+            .into_iter()
+            .find(|id| findings.iter().all(|f| f.a.0 == *id || f.b.0 == *id))
+    });
+    let condition = match shared {
+        Some(id) => Condition::any()
+            .add(overlap_finding::Column::InterventionA.eq(id))
+            .add(overlap_finding::Column::InterventionB.eq(id)),
+        None => Condition::all()
+            .add(
+                overlap_finding::Column::InterventionA
+                    .is_in(findings.iter().map(|f| f.a.0).collect::<HashSet<_>>()),
+            )
+            .add(
+                overlap_finding::Column::InterventionB
+                    .is_in(findings.iter().map(|f| f.b.0).collect::<HashSet<_>>()),
+            ),
+    };
     Ok(overlap_finding::Entity::find()
-        .filter(overlap_finding::Column::InterventionA.is_in(a))
-        .filter(overlap_finding::Column::InterventionB.is_in(b))
+        .filter(condition)
         .all(db)
         .await?
         .into_iter()
