@@ -146,6 +146,10 @@ impl CoverageCache {
                     tokio::time::sleep(Duration::from_secs(5)).await;
                     continue;
                 }
+                // What was recorded until now is in the build: applying it again after
+                // would at best repeat work, and a bulk load's "everything" would throw
+                // the fresh index away.
+                let _ = cache.0.store.take_changes();
                 match cache.0.store.coverage_index().await {
                     Ok(index) => {
                         *cache.0.index.write().await = Some(index);

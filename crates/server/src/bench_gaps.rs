@@ -268,6 +268,10 @@ async fn measure(
     let app = concord_api::router_with(store.clone(), authenticator, events, cache.clone());
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let address = listener.local_addr()?;
+    // As `concord serve` does.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+        let _ = stream.set_nodelay(true);
+    });
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     while !cache.is_ready().await {
         tokio::time::sleep(Duration::from_millis(20)).await;

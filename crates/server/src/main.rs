@@ -375,6 +375,13 @@ async fn serve(
     // Tests and scripts read this line to find a port chosen by the system.
     println!("concord listening on http://{address}");
     let events = concord_api::events::OverlapEvents::start(&store).await;
+    // Responses go out at once: without TCP_NODELAY a response written in two segments
+    // waits for the client's delayed acknowledgement (tens of milliseconds).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, concord_api::router(store, authenticator, events))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
