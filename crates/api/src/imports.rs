@@ -16,7 +16,7 @@ use std::io::{BufRead, Read, Write};
 use async_graphql::SimpleObject;
 use concord_domain::access::{Principal, ReadScope};
 use concord_domain::area::Pcode;
-use concord_domain::intervention::{InterventionInput, NewIntervention};
+use concord_domain::intervention::{Intervention, InterventionInput, NewIntervention};
 use concord_domain::organisation::{NewOrganisation, Organisation, OrganisationId};
 use concord_domain::organisation_matching::{
     KnownOrganisation, OrganisationMatch, OrganisationMatcher, OrganisationMention,
@@ -453,6 +453,82 @@ fn duplicate_sentences(names: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// The interventions an export covers, a page at a time, with the organisations they name
+/// and the documents they were imported from in the export's format: what both exports
+/// read before each writes its own format.
+struct ExportPages<'a> {
+    store: &'a Store,
+    filter: InterventionFilter,
+    format: &'static str,
+    after: Option<i64>,
+    done: bool,
+    organisations: HashMap<OrganisationId, Organisation>,
+}
+
+impl<'a> ExportPages<'a> {
+    fn new(
+        store: &'a Store,
+        scope: &ReadScope,
+        organisation: Option<OrganisationId>,
+        format: &'static str,
+    ) -> Self {
+        ExportPages {
+            store,
+            filter: InterventionFilter {
+                scope: scope.clone(),
+                organisation,
+                ..Default::default()
+            },
+            format,
+            after: None,
+            done: false,
+            organisations: HashMap::new(),
+        }
+    }
+
+    async fn next<T: serde::de::DeserializeOwned>(
+        &mut self,
+    ) -> ApiResult<Option<Vec<(Intervention, Option<T>)>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self
+            .store
+            .interventions(
+                &self.filter,
+                PageRequest {
+                    after: self.after,
+                    first: concord_store::MAX_PAGE_SIZE,
+                },
+            )
+            .await?;
+        self.after = page.items.last().map(|i| i.id.0);
+        self.done = !page.has_next_page;
+        let ids: Vec<_> = page.items.iter().map(|i| i.id).collect();
+        let sources = self.store.intervention_sources(&ids, self.format).await?;
+        let wanted: Vec<OrganisationId> = page
+            .items
+            .iter()
+            .flat_map(|i| i.record.organisations())
+            .filter(|o| !self.organisations.contains_key(o))
+            .collect();
+        for o in self.store.organisations_by_ids(&wanted).await? {
+            self.organisations.insert(o.id, o);
+        }
+        Ok(Some(
+            page.items
+                .into_iter()
+                .map(|i| {
+                    let stored = sources
+                        .get(&i.id)
+                        .and_then(|(_, s)| serde_json::from_value(s.document.clone()).ok());
+                    (i, stored)
+                })
+                .collect(),
+        ))
+    }
+}
+
 /// Writes the interventions `scope` may read (of one organisation, when given) as an IATI
 /// 2.03 activity file. Returns how many were written.
 pub async fn export_iati<W: Write>(
@@ -462,55 +538,25 @@ pub async fn export_iati<W: Write>(
     out: W,
 ) -> ApiResult<u64> {
     let mut activities = Vec::new();
-    let mut organisations: HashMap<OrganisationId, Organisation> = HashMap::new();
-    let mut after = None;
-    loop {
-        let page = store
-            .interventions(
-                &InterventionFilter {
-                    scope: scope.clone(),
-                    organisation,
-                    ..Default::default()
-                },
-                PageRequest {
-                    after,
-                    first: concord_store::MAX_PAGE_SIZE,
-                },
-            )
-            .await?;
-        after = page.items.last().map(|i| i.id.0);
-        let ids: Vec<_> = page.items.iter().map(|i| i.id).collect();
-        let sources = store.intervention_sources(&ids, "iati").await?;
-        let wanted: Vec<OrganisationId> = page
-            .items
-            .iter()
-            .flat_map(|i| i.record.organisations())
-            .filter(|o| !organisations.contains_key(o))
-            .collect();
-        for o in store.organisations_by_ids(&wanted).await? {
-            organisations.insert(o.id, o);
-        }
+    let mut pages = ExportPages::new(store, scope, organisation, "iati");
+    while let Some(page) = pages.next::<IatiActivity>().await? {
         // An organisation's IATI file holds the activities it reports, not those it joins.
         let reported = page
-            .items
             .iter()
-            .filter(|i| organisation.is_none_or(|o| i.record.reporting_organisation == o));
-        for intervention in reported {
-            let stored: Option<IatiActivity> = sources
-                .get(&intervention.id)
-                .and_then(|(_, s)| serde_json::from_value(s.document.clone()).ok());
-            let activity =
-                mapping::iati_from_intervention(intervention, &organisations, stored.as_ref())
-                    .map_err(|reason| {
-                        ApiError::invalid(
-                            "organisation",
-                            &format!("{}: {reason}", intervention.record.external_id),
-                        )
-                    })?;
+            .filter(|(i, _)| organisation.is_none_or(|o| i.record.reporting_organisation == o));
+        for (intervention, stored) in reported {
+            let activity = mapping::iati_from_intervention(
+                intervention,
+                &pages.organisations,
+                stored.as_ref(),
+            )
+            .map_err(|reason| {
+                ApiError::invalid(
+                    "organisation",
+                    &format!("{}: {reason}", intervention.record.external_id),
+                )
+            })?;
             activities.push(activity);
-        }
-        if !page.has_next_page {
-            break;
         }
     }
     iati::write_activities(out, chrono::Utc::now(), &activities)
@@ -637,57 +683,24 @@ pub async fn export_who_what_where<W: Write>(
     out: W,
 ) -> ApiResult<u64> {
     let mut rows = Vec::new();
-    let mut organisations: HashMap<OrganisationId, Organisation> = HashMap::new();
     let mut levels: HashMap<String, u8> = HashMap::new();
-    let mut after = None;
-    loop {
-        let page = store
-            .interventions(
-                &InterventionFilter {
-                    scope: scope.clone(),
-                    organisation,
-                    ..Default::default()
-                },
-                PageRequest {
-                    after,
-                    first: concord_store::MAX_PAGE_SIZE,
-                },
-            )
-            .await?;
-        after = page.items.last().map(|i| i.id.0);
-        let ids: Vec<_> = page.items.iter().map(|i| i.id).collect();
-        let sources = store.intervention_sources(&ids, "hxl").await?;
-        let wanted: Vec<OrganisationId> = page
-            .items
-            .iter()
-            .flat_map(|i| i.record.organisations())
-            .filter(|o| !organisations.contains_key(o))
-            .collect();
-        for o in store.organisations_by_ids(&wanted).await? {
-            organisations.insert(o.id, o);
-        }
+    let mut pages = ExportPages::new(store, scope, organisation, "hxl");
+    while let Some(page) = pages.next::<ActivityRow>().await? {
         let pcodes: Vec<Pcode> = page
-            .items
             .iter()
-            .flat_map(|i| i.record.locations.iter().map(|l| l.pcode.clone()))
+            .flat_map(|(i, _)| i.record.locations.iter().map(|l| l.pcode.clone()))
             .filter(|p| !levels.contains_key(p.as_str()))
             .collect();
         for area in store.areas_by_pcodes(&pcodes).await? {
             levels.insert(area.pcode.as_str().to_owned(), area.admin_level.get());
         }
-        for intervention in &page.items {
-            let stored: Option<ActivityRow> = sources
-                .get(&intervention.id)
-                .and_then(|(_, s)| serde_json::from_value(s.document.clone()).ok());
+        for (intervention, stored) in &page {
             rows.push(mapping::who_what_where_from_intervention(
                 intervention,
-                &organisations,
+                &pages.organisations,
                 &|p: &str| levels.get(p).copied(),
                 stored.as_ref(),
             ));
-        }
-        if !page.has_next_page {
-            break;
         }
     }
     www::write_who_what_where(out, &rows)

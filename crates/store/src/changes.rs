@@ -203,18 +203,7 @@ impl Store {
     /// Listens for changes written through any process on this database. None on SQLite,
     /// where other processes are not heard (see the README on coverage freshness).
     pub async fn listen_changes(&self) -> StoreResult<Option<ChangeListener>> {
-        if self.backend() != DatabaseBackend::Postgres {
-            return Ok(None);
-        }
-        let pool = self.db.get_postgres_connection_pool();
-        let mut listener = sea_orm::sqlx::postgres::PgListener::connect_with(pool)
-            .await
-            .map_err(|e| StoreError::Unavailable(sea_orm::DbErr::Custom(e.to_string())))?;
-        listener
-            .listen(REGISTRY_CHANNEL)
-            .await
-            .map_err(|e| StoreError::Unavailable(sea_orm::DbErr::Custom(e.to_string())))?;
-        Ok(Some(ChangeListener(listener)))
+        Ok(self.listen(REGISTRY_CHANNEL).await?.map(ChangeListener))
     }
 }
 

@@ -137,6 +137,25 @@ impl Store {
         self.db.get_database_backend()
     }
 
+    /// A connection listening on a PostgreSQL NOTIFY channel; None on SQLite.
+    pub(crate) async fn listen(
+        &self,
+        channel: &str,
+    ) -> StoreResult<Option<sea_orm::sqlx::postgres::PgListener>> {
+        if !self.is_postgres() {
+            return Ok(None);
+        }
+        let unavailable = |e: sea_orm::sqlx::Error| {
+            StoreError::Unavailable(sea_orm::DbErr::Custom(e.to_string()))
+        };
+        let pool = self.db.get_postgres_connection_pool();
+        let mut listener = sea_orm::sqlx::postgres::PgListener::connect_with(pool)
+            .await
+            .map_err(unavailable)?;
+        listener.listen(channel).await.map_err(unavailable)?;
+        Ok(Some(listener))
+    }
+
     /// Applies every pending migration.
     pub async fn migrate(&self) -> StoreResult<()> {
         Migrator::up(&self.db, None).await?;

@@ -925,17 +925,6 @@ impl Store {
     /// Listens for new findings written through any process on this database. None on
     /// SQLite, where one process serves and announces its own findings.
     pub async fn listen_overlaps(&self) -> StoreResult<Option<OverlapListener>> {
-        if self.backend() != DatabaseBackend::Postgres {
-            return Ok(None);
-        }
-        let pool = self.db.get_postgres_connection_pool();
-        let mut listener = sea_orm::sqlx::postgres::PgListener::connect_with(pool)
-            .await
-            .map_err(|e| StoreError::Unavailable(sea_orm::DbErr::Custom(e.to_string())))?;
-        listener
-            .listen(OVERLAP_CHANNEL)
-            .await
-            .map_err(|e| StoreError::Unavailable(sea_orm::DbErr::Custom(e.to_string())))?;
-        Ok(Some(OverlapListener(listener)))
+        Ok(self.listen(OVERLAP_CHANNEL).await?.map(OverlapListener))
     }
 }
