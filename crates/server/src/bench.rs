@@ -280,28 +280,13 @@ async fn overlaps(args: OverlapArgs) -> anyhow::Result<()> {
 /// Candidates straight from the generator (the paths derived from the country's areas, as
 /// the store would materialise them), then one timed `overlap::sweep`.
 fn engine(size: u64, seed: u64) -> anyhow::Result<EngineRun> {
-    let areas = demo_bench::country();
-    let paths = demo_bench::area_paths(&areas);
-    let ids: Vec<OrganisationId> = (1..=demo_bench::ORGANISATIONS as i64)
-        .map(OrganisationId)
-        .collect();
-    let epoch: DateTime<Utc> = DateTime::UNIX_EPOCH;
-
+    let paths = demo_bench::area_paths(&demo_bench::country());
     let peak_reset = reset_peak();
     let before = rss();
     let started = Instant::now();
     let mut candidates = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    for (i, input) in demo_bench::interventions(size, seed, &ids).enumerate() {
-        let record = NewIntervention::parse(&input)
-            .map_err(|e| anyhow!("generated intervention {}: {e}", input.external_id))?;
-        let intervention = Intervention {
-            id: InterventionId(i as i64 + 1),
-            version: 1,
-            created_at: epoch,
-            updated_at: epoch,
-            record,
-        };
-        candidates.extend(candidate_of(&intervention, &paths));
+    for intervention in generated(size, seed) {
+        candidates.extend(candidate_of(&intervention?, &paths));
     }
     let build = started.elapsed();
     let live = candidates.iter().filter(|c| c.status.is_live()).count() as u64;
@@ -342,6 +327,31 @@ fn engine(size: u64, seed: u64) -> anyhow::Result<EngineRun> {
     drop(findings);
     drop(candidates);
     Ok(run)
+}
+
+/// The benchmark profile's interventions as the store would hand them out, ids from 1,
+/// without a database.
+pub(crate) fn generated(
+    size: u64,
+    seed: u64,
+) -> impl Iterator<Item = anyhow::Result<Intervention>> {
+    let ids: Vec<OrganisationId> = (1..=demo_bench::ORGANISATIONS as i64)
+        .map(OrganisationId)
+        .collect();
+    let epoch: DateTime<Utc> = DateTime::UNIX_EPOCH;
+    demo_bench::interventions(size, seed, &ids)
+        .enumerate()
+        .map(move |(i, input)| {
+            let record = NewIntervention::parse(&input)
+                .map_err(|e| anyhow!("generated intervention {}: {e}", input.external_id))?;
+            Ok(Intervention {
+                id: InterventionId(i as i64 + 1),
+                version: 1,
+                created_at: epoch,
+                updated_at: epoch,
+                record,
+            })
+        })
 }
 
 /// Skips the engine when a smaller size predicts more memory than is available: the

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use clap::Args;
 use concord_api::Authenticator;
 use concord_api::auth::tokens::{SigningKeys, TokenConfig, TokenService, generate_secret};
@@ -24,16 +24,16 @@ use concord_domain::access::Role;
 use concord_domain::area::AdminLevel;
 use concord_domain::coverage::{self, GapSettings, NeedFigure, coverage_intervention_of};
 use concord_domain::demo_bench;
-use concord_domain::intervention::{Intervention, InterventionId, NewIntervention};
 use concord_domain::need::{NeedSector, NewNeed};
-use concord_domain::organisation::OrganisationId;
 use concord_domain::reference::SectorVocabulary;
 use concord_domain::values::Period;
 use concord_store::{Actor, NewUser, Store};
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 use serde_json::{Value, json};
 
-use crate::bench::{Backend, Latencies, Scratch, fmt_secs, load, machine, peak_rss, reset_peak};
+use crate::bench::{
+    Backend, Latencies, Scratch, fmt_secs, generated, load, machine, peak_rss, reset_peak,
+};
 
 #[derive(Args, Debug)]
 pub struct GapArgs {
@@ -167,24 +167,10 @@ fn engine_inputs(
     size: u64,
     seed: u64,
 ) -> anyhow::Result<(Vec<coverage::CoverageIntervention>, Vec<NeedFigure>)> {
-    let areas = demo_bench::country();
-    let paths = demo_bench::area_paths(&areas);
-    let ids: Vec<OrganisationId> = (1..=demo_bench::ORGANISATIONS as i64)
-        .map(OrganisationId)
-        .collect();
-    let epoch: DateTime<Utc> = DateTime::UNIX_EPOCH;
+    let paths = demo_bench::area_paths(&demo_bench::country());
     let mut interventions = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    for (i, input) in demo_bench::interventions(size, seed, &ids).enumerate() {
-        let record = NewIntervention::parse(&input)
-            .map_err(|e| anyhow!("generated intervention {}: {e}", input.external_id))?;
-        let intervention = Intervention {
-            id: InterventionId(i as i64 + 1),
-            version: 1,
-            created_at: epoch,
-            updated_at: epoch,
-            record,
-        };
-        interventions.extend(coverage_intervention_of(&intervention, &paths, None));
+    for intervention in generated(size, seed) {
+        interventions.extend(coverage_intervention_of(&intervention?, &paths, None));
     }
     let mut needs = Vec::new();
     for input in demo_bench::needs(seed) {
