@@ -290,6 +290,27 @@ pub fn check_one(
     findings
 }
 
+/// The findings of a batch of written records against each other and their pre-fetched
+/// candidates: every finding among them that involves at least one written record, sorted
+/// by `(a, b)`. A candidate with the id of a written record (its stored previous version)
+/// is skipped. The same findings as [`check_one`] per written record, in one sweep: a
+/// batch of imported records shares most of its candidates, so they are prepared once.
+pub fn check_many(
+    written: &[OverlapCandidate],
+    candidates: &[OverlapCandidate],
+    needs: &dyn NeedLookup,
+) -> Vec<Finding> {
+    let ids: std::collections::HashSet<InterventionId> = written.iter().map(|w| w.id).collect();
+    let cands: Vec<&OverlapCandidate> = written
+        .iter()
+        .chain(candidates.iter().filter(|c| !ids.contains(&c.id)))
+        .collect();
+    let mut focus = vec![false; cands.len()];
+    focus[..written.len()].fill(true);
+    let index = Index::build(cands);
+    index.sweep_focused(needs, Some(&focus))
+}
+
 /// Every sector code a record must carry to share a sector with one carrying `sectors`:
 /// what the store filters on when it fetches the candidates for [`check_one`], so that the
 /// crosswalk is applied by the same rule in the query as in the engine. Codes are canonical
@@ -924,8 +945,14 @@ impl<'a> Index<'a> {
     /// Accepted pairs first, as rank pairs packed in a `u64` (ranks in id order), so that
     /// ordering the output sorts integers, and each finding is built once, in place.
     fn sweep(&self, needs: &dyn NeedLookup) -> Vec<Finding> {
+        self.sweep_focused(needs, None)
+    }
+
+    /// The sweep, keeping only pairs with at least one record marked in `focus` (indexed
+    /// like `cands`) when it is given.
+    fn sweep_focused(&self, needs: &dyn NeedLookup, focus: Option<&[bool]>) -> Vec<Finding> {
         let (by_rank, rank) = self.ranks();
-        let pairs = sort_pairs(self.accepted_pairs(&rank), rank.len());
+        let pairs = sort_pairs(self.accepted_pairs(&rank, focus), rank.len());
         let unpack = |pair: u64| {
             let x = by_rank[(pair >> 32) as usize] as usize;
             let y = by_rank[(pair & u64::from(u32::MAX)) as usize] as usize;
@@ -967,7 +994,7 @@ impl<'a> Index<'a> {
         (by_rank, rank)
     }
 
-    fn accepted_pairs(&self, rank: &[u32]) -> Vec<u64> {
+    fn accepted_pairs(&self, rank: &[u32], focus: Option<&[bool]>) -> Vec<u64> {
         // Sorting (start, record) tuples rather than record ids keyed by their start keeps
         // the comparisons in the array being sorted instead of a random read each.
         let mut order: Vec<(i64, u32)> = (0..self.preps.len())
@@ -1097,7 +1124,9 @@ impl<'a> Index<'a> {
                                 continue;
                             }
                             n += 1;
-                            if self.accept(partner, entry, stamp_k, node) {
+                            let in_focus = focus
+                                .is_none_or(|f| f[partner.rec as usize] || f[entry.rec as usize]);
+                            if in_focus && self.accept(partner, entry, stamp_k, node) {
                                 let (lo, hi) = if partner.rank < entry.rank {
                                     (partner.rank, entry.rank)
                                 } else {
@@ -2003,6 +2032,28 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_check_finds_exactly_the_pairs_touching_the_batch() {
+        for seed in 0..10 {
+            let candidates = random_candidates(seed, 300);
+            let expected: Vec<Finding> = brute_force(&candidates, &SomeNeeds)
+                .into_iter()
+                .filter(|f| f.a.0 % 7 == 0 || f.b.0 % 7 == 0)
+                .collect();
+            let (written, rest): (Vec<_>, Vec<_>) =
+                candidates.iter().cloned().partition(|c| c.id.0 % 7 == 0);
+            // The stored previous version of a written record is among the candidates: it is
+            // the written one that counts.
+            let mut stale = written[0].clone();
+            stale.period = period("1990-01-01", Some("1990-01-02"));
+            let mut fetched = rest.clone();
+            fetched.push(stale);
+            let found = check_many(&written, &fetched, &SomeNeeds);
+            assert!(!expected.is_empty(), "seed {seed}");
+            assert_eq!(found, expected, "seed {seed}");
+        }
+    }
+
+    #[test]
     fn the_sweep_finds_exactly_what_brute_force_finds() {
         let (mut overlaps, mut duplicates) = (0, 0);
         for seed in 0..20 {
@@ -2196,7 +2247,7 @@ mod tests {
         let index = Index::build(candidates.iter().collect());
         let (_, rank) = index.ranks();
         let prepared = started.elapsed();
-        let pairs = index.accepted_pairs(&rank);
+        let pairs = index.accepted_pairs(&rank, None);
         let generated = started.elapsed();
         let mut by_comparison = pairs.clone();
         let before = Instant::now();

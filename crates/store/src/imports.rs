@@ -203,9 +203,7 @@ impl Store {
             written.push(intervention);
         }
         let outcomes: Vec<ImportOutcome> = outcomes.into_iter().flatten().collect();
-        for w in &written {
-            Store::check_overlaps_in(&txn, w, self.overlap_min_score).await?;
-        }
+        Store::check_overlaps_in(&txn, &written, self.overlap_min_score).await?;
         let change = RegistryChange::Interventions(written.iter().map(|w| w.id).collect());
         change.announce(&txn).await?;
         txn.commit().await?;

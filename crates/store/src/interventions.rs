@@ -65,12 +65,20 @@ pub type NewInterventionBatch<'a> = &'a [NewIntervention];
 
 /// Interventions working in any of these sectors.
 pub(crate) fn in_any_sector(sectors: &[(SectorVocabulary, String)]) -> Condition {
-    let mut any = Condition::any();
+    // One `IN` list per vocabulary: a cluster's crosswalk can name a hundred codes.
+    let mut by_vocabulary: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
     for (vocabulary, code) in sectors {
+        by_vocabulary
+            .entry(vocabulary.iati_code())
+            .or_default()
+            .push(code.as_str());
+    }
+    let mut any = Condition::any();
+    for (vocabulary, codes) in by_vocabulary {
         any = any.add(
             Condition::all()
-                .add(intervention_sector::Column::Vocabulary.eq(vocabulary.iati_code()))
-                .add(intervention_sector::Column::Code.eq(code.as_str())),
+                .add(intervention_sector::Column::Vocabulary.eq(vocabulary))
+                .add(intervention_sector::Column::Code.is_in(codes)),
         );
     }
     Condition::all().add(
@@ -569,7 +577,8 @@ impl Store {
         )
         .await?;
         let (overlaps, new_findings) =
-            Store::check_overlaps_in(&txn, &stored, self.overlap_min_score).await?;
+            Store::check_overlaps_in(&txn, std::slice::from_ref(&stored), self.overlap_min_score)
+                .await?;
         let change = RegistryChange::Interventions(vec![stored.id]);
         change.announce(&txn).await?;
         txn.commit().await?;
@@ -694,7 +703,8 @@ impl Store {
         )
         .await?;
         let (overlaps, new_findings) =
-            Store::check_overlaps_in(&txn, &stored, self.overlap_min_score).await?;
+            Store::check_overlaps_in(&txn, std::slice::from_ref(&stored), self.overlap_min_score)
+                .await?;
         let change = RegistryChange::Interventions(vec![stored.id]);
         change.announce(&txn).await?;
         txn.commit().await?;

@@ -20,7 +20,9 @@ use sea_orm::{
 };
 
 use crate::audit::{self, Actor, AuditAction};
-use crate::entity::{area, intervention, need, overlap_finding, overlap_review};
+use crate::entity::{
+    area, intervention, intervention_location, need, overlap_finding, overlap_review,
+};
 use crate::interventions::{assemble, in_any_sector, located_in_any, readable};
 use crate::organisations::corrupt;
 use crate::{Page, PageRequest, Store, StoreError, StoreResult};
@@ -185,52 +187,138 @@ fn live() -> Condition {
     ]))
 }
 
-/// The candidates of one written record: live interventions sharing a sector key, located
-/// in one of its areas, below them or above them, and running at the same time. Each part
-/// is an indexed lookup.
+/// Interventions with a location at one of these P-codes (the areas above a written record).
+fn located_at_any(pcodes: Vec<String>) -> Condition {
+    Condition::all().add(
+        intervention::Column::Id.in_subquery(
+            Query::select()
+                .column((
+                    intervention_location::Entity,
+                    intervention_location::Column::InterventionId,
+                ))
+                .from(intervention_location::Entity)
+                .inner_join(
+                    area::Entity,
+                    Expr::col((area::Entity, area::Column::Id)).equals((
+                        intervention_location::Entity,
+                        intervention_location::Column::AreaId,
+                    )),
+                )
+                .and_where(Expr::col((area::Entity, area::Column::Pcode)).is_in(pcodes))
+                .to_owned(),
+        ),
+    )
+}
+
+/// Areas per candidate query: each is one range in an `OR`, and SQLite limits how deep an
+/// expression may nest.
+const AREAS_PER_QUERY: usize = 100;
+
+/// The candidates of written records: live interventions sharing a sector key with one of
+/// them, located in one of their areas, below or above them, and running at some time of
+/// their span. Each part is an indexed lookup. For one record these are exactly its
+/// candidates; for a batch, a superset of each record's own (the rule decides), fetched in
+/// a few queries: one per [`AREAS_PER_QUERY`] areas, each with the sectors and dates of the
+/// records located there only.
 async fn candidates_for<C: ConnectionTrait>(
     db: &C,
-    written: &OverlapCandidate,
+    written: &[&OverlapCandidate],
 ) -> StoreResult<Vec<OverlapCandidate>> {
-    let mut ancestors: Vec<String> = Vec::new();
-    for path in &written.locations {
-        ancestors.extend(path.pcodes().iter().map(|p| p.as_str().to_owned()));
+    // An area whose ancestor is also written is inside that ancestor's range already.
+    let mut paths: Vec<&AreaPath> = written.iter().flat_map(|w| &w.locations).collect();
+    paths.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    paths.dedup();
+    let mut outermost: Vec<&AreaPath> = Vec::new();
+    for path in paths {
+        if outermost
+            .last()
+            .is_none_or(|last| !last.is_ancestor_or_self_of(path))
+        {
+            outermost.push(path);
+        }
     }
-    let located_above = intervention::Column::Id.in_subquery(
-        Query::select()
-            .column((
-                crate::entity::intervention_location::Entity,
-                crate::entity::intervention_location::Column::InterventionId,
-            ))
-            .from(crate::entity::intervention_location::Entity)
-            .inner_join(
-                area::Entity,
-                Expr::col((area::Entity, area::Column::Id)).equals((
-                    crate::entity::intervention_location::Entity,
-                    crate::entity::intervention_location::Column::AreaId,
-                )),
-            )
-            .and_where(Expr::col((area::Entity, area::Column::Pcode)).is_in(ancestors))
-            .to_owned(),
-    );
-    let mut cond = live()
-        .add(intervention::Column::Id.ne(written.id.0))
-        .add(in_any_sector(&overlap::matching_sectors(&written.sectors)))
-        .add(
+    // Which chunk of areas each record's locations fall in: in path order, the area that
+    // holds a location is the last outermost one not after it.
+    let mut by_chunk: Vec<Vec<&OverlapCandidate>> =
+        vec![Vec::new(); outermost.len().div_ceil(AREAS_PER_QUERY)];
+    for w in written {
+        let mut chunks: Vec<usize> = w
+            .locations
+            .iter()
+            .map(|l| {
+                outermost
+                    .partition_point(|p| p.as_str() <= l.as_str())
+                    .saturating_sub(1)
+                    / AREAS_PER_QUERY
+            })
+            .collect();
+        chunks.sort_unstable();
+        chunks.dedup();
+        for c in chunks {
+            by_chunk[c].push(w);
+        }
+    }
+    let written_ids: HashSet<i64> = written.iter().map(|w| w.id.0).collect();
+    let mut seen: HashSet<i64> = HashSet::new();
+    let mut rows = Vec::new();
+    // What a set of sectors matches is what each of them matches: worked out once per code,
+    // as a batch repeats a few codes many times.
+    let mut matching: HashMap<&(SectorVocabulary, String), Vec<(SectorVocabulary, String)>> =
+        HashMap::new();
+    for (chunk, group) in outermost.chunks(AREAS_PER_QUERY).zip(&by_chunk) {
+        let mut sectors: Vec<(SectorVocabulary, String)> = Vec::new();
+        for sector in group.iter().flat_map(|w| &w.sectors) {
+            sectors.extend_from_slice(
+                matching
+                    .entry(sector)
+                    .or_insert_with(|| overlap::matching_sectors(std::slice::from_ref(sector))),
+            );
+        }
+        sectors.sort();
+        sectors.dedup();
+        let start = group.iter().map(|w| w.period.start()).min();
+        let end = group
+            .iter()
+            .map(|w| w.period.end())
+            .try_fold(NaiveDate::MIN, |latest, end| {
+                end.map(|e| Ord::max(latest, e))
+            });
+        let ancestors: Vec<String> = chunk
+            .iter()
+            .flat_map(|p| p.pcodes())
+            .map(|p| p.as_str().to_owned())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let paths: Vec<AreaPath> = chunk.iter().map(|p| (*p).clone()).collect();
+        let mut cond = live().add(in_any_sector(&sectors)).add(
             Condition::any()
-                .add(located_in_any(&written.locations))
-                .add(located_above),
-        )
-        .add(
-            Condition::any()
-                .add(intervention::Column::EffectiveEnd.is_null())
-                .add(intervention::Column::EffectiveEnd.gte(written.period.start())),
+                .add(located_in_any(&paths))
+                .add(located_at_any(ancestors)),
         );
-    if let Some(end) = written.period.end() {
-        cond = cond.add(intervention::Column::EffectiveStart.lte(end));
+        if let Some(start) = start {
+            cond = cond.add(
+                Condition::any()
+                    .add(intervention::Column::EffectiveEnd.is_null())
+                    .add(intervention::Column::EffectiveEnd.gte(start)),
+            );
+        }
+        if let Some(end) = end {
+            cond = cond.add(intervention::Column::EffectiveStart.lte(end));
+        }
+        for row in intervention::Entity::find().filter(cond).all(db).await? {
+            if !written_ids.contains(&row.id) && seen.insert(row.id) {
+                rows.push(row);
+            }
+        }
     }
-    let rows = intervention::Entity::find().filter(cond).all(db).await?;
-    to_candidates(db, assemble(db, rows).await?).await
+    let mut candidates = Vec::with_capacity(rows.len());
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<intervention::Model> = rows.by_ref().take(1000).collect();
+        candidates.extend(to_candidates(db, assemble(db, chunk).await?).await?);
+    }
+    Ok(candidates)
 }
 
 async fn to_candidates<C: ConnectionTrait>(
@@ -417,11 +505,14 @@ async fn notify<C: ConnectionTrait>(db: &C, new: &[i64]) -> StoreResult<()> {
     if db.get_database_backend() != DatabaseBackend::Postgres {
         return Ok(());
     }
-    for id in new {
+    // One notification per finding, sent by one statement per thousand: an import can
+    // find thousands at once.
+    for chunk in new.chunks(1000) {
+        let ids: Vec<String> = chunk.iter().map(i64::to_string).collect();
         db.execute_raw(sea_orm::Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [OVERLAP_CHANNEL.into(), id.to_string().into()],
+            "SELECT pg_notify($1, id) FROM unnest(string_to_array($2, ',')) AS id",
+            [OVERLAP_CHANNEL.into(), ids.join(",").into()],
         ))
         .await?;
     }
@@ -541,46 +632,59 @@ impl Store {
     /// new ones. Runs inside the caller's transaction.
     pub(crate) async fn check_overlaps_in<C: ConnectionTrait>(
         db: &C,
-        written: &Intervention,
+        written: &[Intervention],
         min_score: f64,
     ) -> StoreResult<(Vec<StoredFinding>, Vec<i64>)> {
-        let paths = paths_of(db, std::slice::from_ref(written)).await?;
-        let previous: Vec<i64> = overlap_finding::Entity::find()
-            .select_only()
-            .column(overlap_finding::Column::Id)
-            .filter(
-                Condition::any()
-                    .add(overlap_finding::Column::InterventionA.eq(written.id.0))
-                    .add(overlap_finding::Column::InterventionB.eq(written.id.0)),
-            )
-            .filter(overlap_finding::Column::Status.ne(ReviewStatus::Resolved.code()))
-            .into_tuple()
-            .all(db)
-            .await?;
-        let Some(candidate) = candidate_of(written, &paths) else {
-            close_findings(db, &previous).await?;
+        if written.is_empty() {
             return Ok((Vec::new(), Vec::new()));
-        };
-        let findings = if candidate.status.is_live() {
-            let candidates = candidates_for(db, &candidate).await?;
-            let pcodes: Vec<Pcode> = candidate
-                .locations
+        }
+        let paths = paths_of(db, written).await?;
+        let ids: Vec<i64> = written.iter().map(|w| w.id.0).collect();
+        let mut previous: Vec<i64> = Vec::new();
+        for chunk in ids.chunks(1000) {
+            previous.extend(
+                overlap_finding::Entity::find()
+                    .select_only()
+                    .column(overlap_finding::Column::Id)
+                    .filter(
+                        Condition::any()
+                            .add(overlap_finding::Column::InterventionA.is_in(chunk.to_vec()))
+                            .add(overlap_finding::Column::InterventionB.is_in(chunk.to_vec())),
+                    )
+                    .filter(overlap_finding::Column::Status.ne(ReviewStatus::Resolved.code()))
+                    .into_tuple::<i64>()
+                    .all(db)
+                    .await?,
+            );
+        }
+        let written: Vec<OverlapCandidate> = written
+            .iter()
+            .filter_map(|w| candidate_of(w, &paths))
+            .collect();
+        let live: Vec<&OverlapCandidate> = written.iter().filter(|w| w.status.is_live()).collect();
+        let findings: Vec<Finding> = if live.is_empty() {
+            Vec::new()
+        } else {
+            let candidates = candidates_for(db, &live).await?;
+            let pcodes: Vec<Pcode> = live
                 .iter()
-                .flat_map(|p| p.pcodes())
+                .flat_map(|w| w.locations.iter().flat_map(|p| p.pcodes()))
+                .collect::<HashSet<_>>()
+                .into_iter()
                 .collect();
             let needs = load_needs(db, Some(&pcodes)).await?;
-            overlap::check_one(&candidate, &candidates, &needs)
+            overlap::check_many(&written, &candidates, &needs)
                 .into_iter()
                 .filter(|f| f.score >= min_score)
                 .collect()
-        } else {
-            Vec::new()
         };
         let (stored, new) = upsert_findings(db, &findings).await?;
         let kept: HashSet<i64> = stored.iter().map(|f| f.id).collect();
         let vanished: Vec<i64> = previous
             .into_iter()
             .filter(|id| !kept.contains(id))
+            .collect::<HashSet<_>>()
+            .into_iter()
             .collect();
         close_findings(db, &vanished).await?;
         notify(db, &new).await?;
