@@ -198,12 +198,13 @@ impl Store {
             written.push(updated);
         }
         let created = create_all(&txn, records, &fresh, &areas, actor).await?;
+        let created_ids: HashSet<InterventionId> = created.iter().map(|i| i.id).collect();
         for (n, intervention) in fresh.into_iter().zip(created) {
             outcomes[n] = Some(ImportOutcome::Created(intervention.id));
             written.push(intervention);
         }
         let outcomes: Vec<ImportOutcome> = outcomes.into_iter().flatten().collect();
-        Store::check_overlaps_in(&txn, &written, self.overlap_min_score).await?;
+        Store::check_overlaps_in(&txn, &written, &created_ids, self.overlap_min_score).await?;
         let change = RegistryChange::Interventions(written.iter().map(|w| w.id).collect());
         change.announce(&txn).await?;
         txn.commit().await?;

@@ -576,9 +576,13 @@ impl Store {
             Some(&stored),
         )
         .await?;
-        let (overlaps, new_findings) =
-            Store::check_overlaps_in(&txn, std::slice::from_ref(&stored), self.overlap_min_score)
-                .await?;
+        let (overlaps, new_findings) = Store::check_overlaps_in(
+            &txn,
+            std::slice::from_ref(&stored),
+            &HashSet::from([stored.id]),
+            self.overlap_min_score,
+        )
+        .await?;
         let change = RegistryChange::Interventions(vec![stored.id]);
         change.announce(&txn).await?;
         txn.commit().await?;
@@ -702,9 +706,13 @@ impl Store {
             Some(&stored),
         )
         .await?;
-        let (overlaps, new_findings) =
-            Store::check_overlaps_in(&txn, std::slice::from_ref(&stored), self.overlap_min_score)
-                .await?;
+        let (overlaps, new_findings) = Store::check_overlaps_in(
+            &txn,
+            std::slice::from_ref(&stored),
+            &HashSet::new(),
+            self.overlap_min_score,
+        )
+        .await?;
         let change = RegistryChange::Interventions(vec![stored.id]);
         change.announce(&txn).await?;
         txn.commit().await?;

@@ -419,6 +419,87 @@ async fn upsert_findings<C: ConnectionTrait>(
     Ok((stored, new))
 }
 
+/// Stores findings of pairs that cannot be stored yet, as one of their interventions was
+/// created in this transaction: inserted OPEN, with no lookup first and no read back.
+async fn insert_findings<C: ConnectionTrait>(
+    db: &C,
+    findings: &[Finding],
+) -> StoreResult<(Vec<StoredFinding>, Vec<i64>)> {
+    let mut stored = Vec::with_capacity(findings.len());
+    let now = Utc::now();
+    for chunk in findings.chunks(500) {
+        let rows = chunk
+            .iter()
+            .map(|f| {
+                Ok(overlap_finding::ActiveModel {
+                    intervention_a: Set(f.a.0),
+                    intervention_b: Set(f.b.0),
+                    kind: Set(f.kind.code().to_owned()),
+                    score: Set(f.score),
+                    reasons: Set(serde_json::to_value(&f.reasons)
+                        .map_err(|_| corrupt("overlap_finding.reasons"))?),
+                    status: Set(ReviewStatus::Open.code().to_owned()),
+                    detected_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let ids = overlap_finding::Entity::insert_many(rows)
+            .exec_with_returning_keys(db)
+            .await?;
+        // RETURNING gives no order; the pair of each id is what the caller needs.
+        let ids = if ids.len() == chunk.len() {
+            findings_by_ids(db, &ids).await?
+        } else {
+            return Err(corrupt("overlap_finding ids"));
+        };
+        for f in chunk {
+            let id = ids
+                .get(&(f.a.0, f.b.0, f.kind.code()))
+                .copied()
+                .ok_or(StoreError::NotFound)?;
+            stored.push(StoredFinding {
+                id,
+                finding: f.clone(),
+                status: ReviewStatus::Open,
+                review_note: None,
+                reviewed_by: None,
+                reviewed_at: None,
+                detected_at: now,
+            });
+        }
+    }
+    let new = stored.iter().map(|f| f.id).collect();
+    Ok((stored, new))
+}
+
+/// The pairs of findings by id: (a, b, kind) to id.
+async fn findings_by_ids<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i64],
+) -> StoreResult<HashMap<(i64, i64, &'static str), i64>> {
+    let rows: Vec<(i64, i64, i64, String)> = overlap_finding::Entity::find()
+        .select_only()
+        .column(overlap_finding::Column::Id)
+        .column(overlap_finding::Column::InterventionA)
+        .column(overlap_finding::Column::InterventionB)
+        .column(overlap_finding::Column::Kind)
+        .filter(overlap_finding::Column::Id.is_in(ids.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    rows.into_iter()
+        .map(|(id, a, b, kind)| {
+            let kind = [FindingKind::Overlap, FindingKind::ProbableDuplicateRecord]
+                .into_iter()
+                .find(|k| k.code() == kind)
+                .ok_or_else(|| corrupt("overlap_finding.kind"))?;
+            Ok(((a, b, kind.code()), id))
+        })
+        .collect()
+}
+
 /// The stored findings of some pairs, by (a, b, kind), in one statement.
 async fn findings_of_pairs<C: ConnectionTrait>(
     db: &C,
@@ -633,6 +714,7 @@ impl Store {
     pub(crate) async fn check_overlaps_in<C: ConnectionTrait>(
         db: &C,
         written: &[Intervention],
+        created: &HashSet<InterventionId>,
         min_score: f64,
     ) -> StoreResult<(Vec<StoredFinding>, Vec<i64>)> {
         if written.is_empty() {
@@ -678,7 +760,14 @@ impl Store {
                 .filter(|f| f.score >= min_score)
                 .collect()
         };
-        let (stored, new) = upsert_findings(db, &findings).await?;
+        // A pair with a record created in this transaction cannot be stored yet.
+        let (fresh, known): (Vec<Finding>, Vec<Finding>) = findings
+            .into_iter()
+            .partition(|f| created.contains(&f.a) || created.contains(&f.b));
+        let (mut stored, mut new) = upsert_findings(db, &known).await?;
+        let (inserted, inserted_new) = insert_findings(db, &fresh).await?;
+        stored.extend(inserted);
+        new.extend(inserted_new);
         let kept: HashSet<i64> = stored.iter().map(|f| f.id).collect();
         let vanished: Vec<i64> = previous
             .into_iter()
