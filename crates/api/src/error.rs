@@ -131,8 +131,12 @@ impl From<ApiError> for async_graphql::Error {
     }
 }
 
-/// A short random id that ties a client's error report to our log line.
+/// The id that ties a client's error report to our log line: the request's id when one is
+/// being served (it is on the access log line too), else a short random one.
 fn correlation_id() -> String {
+    if let Some(id) = crate::limits::current_request_id() {
+        return id;
+    }
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(

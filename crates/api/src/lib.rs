@@ -11,8 +11,12 @@ pub mod events;
 mod export;
 pub mod imports;
 mod inputs;
+pub mod limits;
 mod loaders;
+pub mod metrics;
+mod observability;
 mod paging;
+pub mod rate_limit;
 mod resolvers;
 mod scalars;
 mod types;
@@ -21,18 +25,19 @@ use std::time::Duration;
 
 use async_graphql::Schema;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::extract::State;
 use axum::extract::WebSocketUpgrade;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use concord_store::Store;
+use observability::Instrument;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::trace::TraceLayer;
 
+pub use limits::ApiLimits;
+pub use rate_limit::RateLimits;
 pub use resolvers::{Mutation, Query, Subscription};
 
 pub type ConcordSchema = Schema<Query, Mutation, Subscription>;
@@ -50,7 +55,7 @@ pub fn schema(
     events: events::OverlapEvents,
 ) -> ConcordSchema {
     let cache = coverage_cache::CoverageCache::new(store.clone());
-    schema_with(store, authenticator, events, cache)
+    schema_with(store, authenticator, events, cache, &ApiLimits::default())
 }
 
 fn schema_with(
@@ -58,14 +63,15 @@ fn schema_with(
     authenticator: Authenticator,
     events: events::OverlapEvents,
     cache: coverage_cache::CoverageCache,
+    limits: &ApiLimits,
 ) -> ConcordSchema {
-    Schema::build(Query::default(), Mutation::default(), Subscription)
+    let builder = Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(cache)
         .data(store)
         .data(authenticator)
         .data(events)
-        .limit_depth(12)
-        .finish()
+        .extension(metrics::GraphQlMetrics);
+    limits::configure(builder, limits, rate_limit::LoginLimiter::new(&limits.rate)).finish()
 }
 
 /// The schema's SDL, as committed in `schema.graphql`.
@@ -83,87 +89,122 @@ pub(crate) struct AppState {
     store: Store,
     coverage: coverage_cache::CoverageCache,
     authenticator: Authenticator,
+    limits: limits::HttpLimits,
 }
 
 /// The HTTP surface: `POST /graphql`, GraphiQL at `GET /graphql`, subscriptions over
-/// WebSocket at `GET /graphql/ws` (graphql-transport-ws), `/healthz`, `/readyz`.
+/// WebSocket at `GET /graphql/ws` (graphql-transport-ws), `/healthz`, `/readyz`, `/metrics`.
 pub fn router(store: Store, authenticator: Authenticator, events: events::OverlapEvents) -> Router {
+    router_with_limits(store, authenticator, events, ApiLimits::default())
+}
+
+/// The router with configured limits (`concord serve`).
+pub fn router_with_limits(
+    store: Store,
+    authenticator: Authenticator,
+    events: events::OverlapEvents,
+    limits: ApiLimits,
+) -> Router {
     let cache = coverage_cache::CoverageCache::new(store.clone());
-    router_with(store, authenticator, events, cache)
+    build_router(store, authenticator, events, cache, &limits)
 }
 
 /// The router over a coverage cache the caller keeps a handle on (benchmarks wait for it).
+/// Benchmarks measure the API, not the rate limiter: no rate limits here.
 pub fn router_with(
     store: Store,
     authenticator: Authenticator,
     events: events::OverlapEvents,
     cache: coverage_cache::CoverageCache,
 ) -> Router {
+    let limits = ApiLimits {
+        rate: RateLimits::off(),
+        ..ApiLimits::default()
+    };
+    build_router(store, authenticator, events, cache, &limits)
+}
+
+fn build_router(
+    store: Store,
+    authenticator: Authenticator,
+    events: events::OverlapEvents,
+    cache: coverage_cache::CoverageCache,
+    limits: &ApiLimits,
+) -> Router {
     // Serving starts building the coverage index, so the first questions find it ready.
     cache.start();
-    let schema = schema_with(store.clone(), authenticator.clone(), events, cache.clone());
+    let schema = schema_with(
+        store.clone(),
+        authenticator.clone(),
+        events,
+        cache.clone(),
+        limits,
+    );
     let state = AppState {
         schema,
         store,
         coverage: cache,
         authenticator,
+        limits: limits::HttpLimits::new(limits),
     };
     Router::new()
-        .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql", get(limits::get_graphql).post(graphql))
+        .route("/schema.graphql", get(limits::schema_sdl))
         .route("/graphql/ws", get(subscriptions))
         .route("/export/coverage.geojson", get(export::coverage_geojson))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::scrape))
         .layer(RequestBodyLimitLayer::new(MAX_UPLOAD_BYTES))
-        .layer(TraceLayer::new_for_http())
+        .instrumented()
         .with_state(state)
 }
 
-async fn graphql(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    request: GraphQLRequest,
-) -> Response {
-    // Only uploads may exceed the limit of a GraphQL document with its variables.
-    let multipart = headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    let length = headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if !multipart && length.is_some_and(|l| l > MAX_BODY_BYTES) {
-        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
-    }
-    let caller = match state.authenticator.authenticate(&headers).await {
-        Ok(caller) => caller,
-        // Credentials that do not check out are refused before anything runs, with the same
-        // error shape as every other.
-        Err(error) => {
-            let body = async_graphql::Response::from_errors(vec![
-                async_graphql::ErrorExtensions::extend(&error)
-                    .into_server_error(async_graphql::Pos::default()),
-            ]);
-            let status = if matches!(error, error::ApiError::Unauthenticated) {
-                StatusCode::UNAUTHORIZED
-            } else {
-                StatusCode::INTERNAL_SERVER_ERROR
-            };
-            return (status, Json(body)).into_response();
-        }
-    };
-    let mut request = request.into_inner();
-    if let Some(key) = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 200)
-    {
-        request = request.data(resolvers::imports::IdempotencyKey(key.to_owned()));
-    }
-    GraphQLResponse::from(execute(&state.schema, &state.store, request, caller).await)
-        .into_response()
+async fn graphql(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let headers = request.headers().clone();
+    limits::with_request_id(&headers, async {
+        let admitted = match limits::admit(&state, request).await {
+            Ok(admitted) => admitted,
+            Err(refusal) => return refusal.into_response(),
+        };
+        let idempotency_key = headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|k| !k.is_empty() && k.len() <= 200);
+        let production = state.limits.limits.production;
+        let run = |mut request: async_graphql::Request| {
+            if let Some(key) = idempotency_key {
+                request = request.data(resolvers::imports::IdempotencyKey(key.to_owned()));
+            }
+            if let Some(ip) = admitted.client_ip {
+                request = request.data(rate_limit::ClientIp(ip));
+            }
+            if production && !admitted.caller.principal.is_signed_in() {
+                request = request.disable_introspection();
+            }
+            execute(
+                &state.schema,
+                &state.store,
+                request,
+                admitted.caller.clone(),
+            )
+        };
+        let response = match admitted.batch {
+            async_graphql::BatchRequest::Single(request) => {
+                async_graphql::BatchResponse::Single(run(request).await)
+            }
+            async_graphql::BatchRequest::Batch(requests) => {
+                let mut responses = Vec::with_capacity(requests.len());
+                for request in requests {
+                    responses.push(run(request).await);
+                }
+                async_graphql::BatchResponse::Batch(responses)
+            }
+        };
+        GraphQLResponse::from(response).into_response()
+    })
+    .await
 }
 
 /// Runs one GraphQL request for a caller, with fresh loaders: the only way requests reach
@@ -176,15 +217,6 @@ pub async fn execute(
 ) -> async_graphql::Response {
     let request = loaders::register(request, store, caller.principal.read_scope()).data(caller);
     schema.execute(request).await
-}
-
-async fn graphiql() -> impl IntoResponse {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .finish(),
-    )
 }
 
 /// A WebSocket of subscriptions. The caller signs in with the connection's init payload
@@ -200,6 +232,7 @@ async fn subscriptions(
         .on_upgrade(move |socket| {
             let authenticator = state.authenticator.clone();
             let store = state.store.clone();
+            let production = state.limits.limits.production;
             GraphQLWebSocket::new(socket, state.schema.clone(), protocol)
                 .on_connection_init(move |payload| async move {
                     let mut headers = headers;
@@ -219,6 +252,9 @@ async fn subscriptions(
                     loaders::RequestLoaders::new(&store, caller.principal.read_scope())
                         .uncached()
                         .into_data(&mut data);
+                    if production && !caller.principal.is_signed_in() {
+                        data.insert(limits::IntrospectionRefused);
+                    }
                     data.insert(caller);
                     Ok(data)
                 })

@@ -10,6 +10,8 @@ mod demo;
 mod gaps;
 mod import;
 mod interop_files;
+mod limits_config;
+mod ops_config;
 mod overlaps;
 mod users;
 
@@ -60,6 +62,10 @@ enum Command {
         bind: SocketAddr,
         #[command(flatten)]
         auth: Box<config::AuthArgs>,
+        #[command(flatten)]
+        ops: Box<ops_config::OpsArgs>,
+        #[command(flatten)]
+        limits: Box<limits_config::LimitArgs>,
     },
     /// Manage users without SQL: create the first administrator, add people.
     User {
@@ -211,13 +217,7 @@ enum ImportCommand {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    ops_config::init_logging();
 
     match cli.command {
         Command::Schema => {
@@ -230,9 +230,21 @@ async fn main() -> anyhow::Result<()> {
             drop(store);
             Ok(())
         }
-        Command::Serve { bind, auth } => {
-            let store = open(&cli.database_url, cli.database_pool, cli.overlap_min_score).await?;
-            serve(store, &cli.database_url, bind, &auth).await
+        Command::Serve {
+            bind,
+            auth,
+            ops,
+            limits,
+        } => {
+            let limits = limits.api_limits()?;
+            // Migrations may outlast the serving pool's statement timeout: they run first,
+            // on a connection of their own.
+            drop(open(&cli.database_url, 1, cli.overlap_min_score).await?);
+            let store = ops
+                .connect(&cli.database_url, cli.database_pool)
+                .await?
+                .with_overlap_min_score(cli.overlap_min_score);
+            serve(store, &cli.database_url, bind, &auth, &ops, limits).await
         }
         Command::User { what } => {
             let store = open(&cli.database_url, cli.database_pool, cli.overlap_min_score).await?;
@@ -365,8 +377,11 @@ async fn serve(
     url: &str,
     bind: SocketAddr,
     auth: &config::AuthArgs,
+    ops: &ops_config::OpsArgs,
+    limits: concord_api::ApiLimits,
 ) -> anyhow::Result<()> {
     let authenticator = auth.authenticator(store.clone())?;
+    let cors = ops.cors_layer()?;
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
@@ -382,9 +397,24 @@ async fn serve(
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, concord_api::router(store, authenticator, events))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let mut app = concord_api::router_with_limits(store, authenticator, events, limits);
+    if let Some(cors) = cors {
+        app = app.layer(cors);
+    }
+    let (signal, deadline) = ops_config::drain(shutdown_signal(), ops.shutdown_timeout);
+    tokio::select! {
+        // The client's address is what anonymous callers are rate limited by.
+        served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(signal)
+        .into_future() => served?,
+        () = deadline => tracing::warn!(
+            timeout = ?ops.shutdown_timeout,
+            "shutdown timeout passed: closing the connections still open"
+        ),
+    }
     tracing::info!("stopped");
     Ok(())
 }

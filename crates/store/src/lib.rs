@@ -76,15 +76,64 @@ pub struct Store {
 /// The default lowest score a pair needs to be stored as a finding.
 pub const DEFAULT_OVERLAP_MIN_SCORE: f64 = 0.2;
 
+/// How the connection pool behaves; `PoolSettings::new(max)` gives the defaults every
+/// command but `serve` uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub connect_timeout: Duration,
+    /// How long a query waits for a free connection before failing.
+    pub acquire_timeout: Duration,
+    /// Connections idle this long are closed (down to `min_connections`); None keeps them.
+    pub idle_timeout: Option<Duration>,
+    /// PostgreSQL `statement_timeout` of every connection; None leaves the server's.
+    pub statement_timeout: Option<Duration>,
+}
+
+impl PoolSettings {
+    pub fn new(max_connections: u32) -> Self {
+        PoolSettings {
+            max_connections,
+            min_connections: 0,
+            connect_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(10),
+            idle_timeout: Some(Duration::from_secs(600)),
+            statement_timeout: None,
+        }
+    }
+}
+
+/// The pool at one moment, for metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Open connections, idle or in use.
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
 impl Store {
     /// Connects to `sqlite://PATH` (created if missing, in WAL mode) or `postgres://...`.
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+        Self::connect_with(url, &PoolSettings::new(max_connections)).await
+    }
+
+    /// Connects with explicit pool settings.
+    pub async fn connect_with(url: &str, settings: &PoolSettings) -> StoreResult<Self> {
         let mut options = ConnectOptions::new(url.to_owned());
         options
-            .max_connections(max_connections)
-            .connect_timeout(Duration::from_secs(5))
-            .acquire_timeout(Duration::from_secs(10))
+            .max_connections(settings.max_connections)
+            .min_connections(settings.min_connections)
+            .connect_timeout(settings.connect_timeout)
+            .acquire_timeout(settings.acquire_timeout)
+            .idle_timeout(settings.idle_timeout)
             .sqlx_logging(false);
+        if let Some(timeout) = settings.statement_timeout
+            && url.starts_with("postgres")
+        {
+            options.statement_timeout(timeout);
+        }
         if url.starts_with("sqlite:") {
             // WAL lets readers proceed during a write; foreign keys are off by default in SQLite.
             options.map_sqlx_sqlite_opts(|o: SqliteConnectOptions| {
@@ -126,6 +175,36 @@ impl Store {
 
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// Open and idle connections of the pool.
+    pub fn pool_status(&self) -> PoolStatus {
+        use sea_orm::DatabaseConnectionType as Kind;
+        // Matched first: the pool getters panic on any other kind of connection.
+        let (size, idle, max) = match &self.db.inner {
+            Kind::SqlxPostgresPoolConnection(_) => {
+                let pool = self.db.get_postgres_connection_pool();
+                (
+                    pool.size(),
+                    pool.num_idle(),
+                    pool.options().get_max_connections(),
+                )
+            }
+            Kind::SqlxSqlitePoolConnection(_) => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (
+                    pool.size(),
+                    pool.num_idle(),
+                    pool.options().get_max_connections(),
+                )
+            }
+            _ => (0, 0, 0),
+        };
+        PoolStatus {
+            size,
+            idle: u32::try_from(idle).unwrap_or(u32::MAX),
+            max,
+        }
     }
 
     /// PostgreSQL carries events between replicas (LISTEN/NOTIFY); SQLite serves one process.

@@ -11,8 +11,10 @@ mod interop;
 mod interventions;
 mod matrix;
 mod needs;
+mod operations;
 mod organisations;
 mod overlaps;
+mod security;
 mod support;
 
 /// Runs a scenario `async fn name(app: TestApp)` once per backend.

@@ -45,6 +45,7 @@ pub struct AreaQuery;
 
 #[Object]
 impl AreaQuery {
+    #[graphql(complexity = "crate::limits::page_cost(first, child_complexity)")]
     async fn areas(
         &self,
         ctx: &Context<'_>,

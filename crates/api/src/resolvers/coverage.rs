@@ -165,8 +165,10 @@ pub(crate) async fn coverage_rows(
         .iter()
         .cloned()
         .partition(|i| hidden.contains(&i.id));
+    let started = std::time::Instant::now();
     let cells =
         coverage::coverage_by_child(&paths, sector, period, &inputs.interventions, &inputs.needs);
+    metrics::histogram!(crate::metrics::COVERAGE_DURATION).record(started.elapsed());
     let cells = protect(
         cells,
         &hidden_list,
@@ -448,6 +450,7 @@ pub struct CoverageQuery;
 #[Object]
 impl CoverageQuery {
     /// Gaps, highest priority first.
+    #[graphql(complexity = "crate::limits::page_cost(first, child_complexity)")]
     async fn gaps(
         &self,
         ctx: &Context<'_>,
@@ -511,25 +514,28 @@ impl CoverageQuery {
             .filter(|i| !hidden.contains(&i.id))
             .map(|i| i.organisation)
             .collect();
-        let mut gaps: Vec<coverage::Gap> = coverage::gaps(
+        let started = std::time::Instant::now();
+        let computed = coverage::gaps(
             &period,
             &inputs.interventions,
             &inputs.needs,
             &GapSettings::new(today),
-        )
-        .into_iter()
-        .filter(|g| {
-            area.as_ref()
-                .is_none_or(|a| a.is_ancestor_or_self_of(&g.area))
-        })
-        .filter(|g| sector.as_ref().is_none_or(|s| &g.sector == s))
-        .filter(|g| kinds.as_ref().is_none_or(|k| k.contains(&g.kind)))
-        .filter(|g| {
-            filter
-                .min_severity
-                .is_none_or(|m| g.severity.is_some_and(|s| i64::from(s.get()) >= m))
-        })
-        .collect();
+        );
+        metrics::histogram!(crate::metrics::GAPS_DURATION).record(started.elapsed());
+        let mut gaps: Vec<coverage::Gap> = computed
+            .into_iter()
+            .filter(|g| {
+                area.as_ref()
+                    .is_none_or(|a| a.is_ancestor_or_self_of(&g.area))
+            })
+            .filter(|g| sector.as_ref().is_none_or(|s| &g.sector == s))
+            .filter(|g| kinds.as_ref().is_none_or(|k| k.contains(&g.kind)))
+            .filter(|g| {
+                filter
+                    .min_severity
+                    .is_none_or(|m| g.severity.is_some_and(|s| i64::from(s.get()) >= m))
+            })
+            .collect();
         // Candidates known only through work the caller may not read are not named.
         for gap in &mut gaps {
             gap.candidates

@@ -265,6 +265,7 @@ impl IdentityQuery {
     }
 
     /// Every user (administrators).
+    #[graphql(complexity = "crate::limits::page_cost(first, child_complexity)")]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -298,6 +299,7 @@ impl IdentityQuery {
 
     /// The audit trail, newest first (administrators; coordinators see the events on
     /// organisations, needs, areas and the interventions they may read).
+    #[graphql(complexity = "crate::limits::page_cost(first, child_complexity)")]
     async fn audit_events(
         &self,
         ctx: &Context<'_>,
@@ -350,6 +352,8 @@ impl IdentityMutation {
         email: String,
         password: String,
     ) -> ApiResult<Session> {
+        // Each call is an attempt, aliased or not; a refused one never reaches the password.
+        crate::rate_limit::check_login(ctx, &email)?;
         let credentials = store(ctx).credentials(&email).await?;
         let stored = credentials
             .as_ref()

@@ -77,6 +77,7 @@ pub struct InterventionQuery;
 
 #[Object]
 impl InterventionQuery {
+    #[graphql(complexity = "crate::limits::page_cost(first, child_complexity)")]
     async fn interventions(
         &self,
         ctx: &Context<'_>,
@@ -181,9 +182,12 @@ impl InterventionMutation {
         access::signed_in(ctx)?;
         let record = NewIntervention::parse(&input.into_domain()?)?;
         access::require(ctx, |p| p.may_write_for(record.reporting_organisation))?;
+        let started = std::time::Instant::now();
         let written = store(ctx)
             .create_intervention(&record, access::actor(ctx))
             .await?;
+        metrics::histogram!(crate::metrics::WRITE_DURATION, "kind" => "create")
+            .record(started.elapsed());
         payload(ctx, written).await
     }
 
@@ -200,9 +204,12 @@ impl InterventionMutation {
         let id = InterventionId(parse_id("id", &id)?);
         let record = NewIntervention::parse(&input.into_domain()?)?;
         let writer = access::signed_in(ctx)?;
+        let started = std::time::Instant::now();
         let stored = store(ctx)
             .update_intervention(id, expected_version, writer, &record, access::actor(ctx))
             .await?;
+        metrics::histogram!(crate::metrics::WRITE_DURATION, "kind" => "update")
+            .record(started.elapsed());
         payload(ctx, stored).await
     }
 

@@ -70,6 +70,7 @@ pub struct NeedQuery;
 #[Object]
 impl NeedQuery {
     /// People in need per area, sector and period.
+    #[graphql(complexity = "crate::limits::page_cost(first, child_complexity)")]
     async fn needs(
         &self,
         ctx: &Context<'_>,

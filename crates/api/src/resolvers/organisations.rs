@@ -13,6 +13,7 @@ pub struct OrganisationQuery;
 
 #[Object]
 impl OrganisationQuery {
+    #[graphql(complexity = "crate::limits::page_cost(first, child_complexity)")]
     async fn organisations(
         &self,
         ctx: &Context<'_>,

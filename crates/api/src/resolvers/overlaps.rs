@@ -77,6 +77,7 @@ pub struct OverlapQuery;
 #[Object]
 impl OverlapQuery {
     /// Overlap findings the caller may see (both interventions readable), oldest first.
+    #[graphql(complexity = "crate::limits::page_cost(first, child_complexity)")]
     async fn overlaps(
         &self,
         ctx: &Context<'_>,

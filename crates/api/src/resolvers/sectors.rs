@@ -15,6 +15,7 @@ pub struct SectorQuery;
 impl SectorQuery {
     /// The reference sectors: DAC 5- and 3-digit codes and the humanitarian clusters, each
     /// with the human security dimensions and freedoms it serves.
+    #[graphql(complexity = "crate::limits::page_cost(first, child_complexity)")]
     async fn sectors(
         &self,
         ctx: &Context<'_>,

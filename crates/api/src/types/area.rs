@@ -81,6 +81,7 @@ impl Area {
     }
 
     /// The areas one level down.
+    #[graphql(complexity = "crate::limits::page_cost(first, child_complexity)")]
     async fn children(
         &self,
         ctx: &Context<'_>,
