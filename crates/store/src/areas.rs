@@ -6,7 +6,7 @@ use concord_domain::area::{AdminLevel, Area, AreaId, AreaPath, Centroid, NewArea
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
 };
 
 use crate::audit::{self, Actor, AuditAction};
@@ -107,7 +107,7 @@ impl Store {
 
     /// Inserts or renames areas, parents before children, in one transaction.
     pub async fn import_areas(&self, areas: &[NewArea], actor: &Actor) -> StoreResult<AreaImport> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let existing: Vec<area::Model> = area::Entity::find().all(&txn).await?;
         // pcode -> (id, path, parent id)
         let mut known: HashMap<String, (i64, String, Option<i64>)> = existing

@@ -8,7 +8,7 @@ use concord_domain::reference::SectorVocabulary;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect,
 };
 use serde::Serialize;
 
@@ -160,7 +160,7 @@ async fn load_user<C: ConnectionTrait>(db: &C, id: UserId) -> StoreResult<User> 
 
 impl Store {
     pub async fn create_user(&self, user: &NewUser, actor: &Actor) -> StoreResult<User> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let now = Utc::now();
         let row = app_user::Entity::insert(app_user::ActiveModel {
             email: Set(normalise_email(&user.email)),
@@ -404,7 +404,7 @@ impl Store {
         &self,
         id: UserId,
     ) -> StoreResult<(sea_orm::DatabaseTransaction, User)> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let before = load_user(&txn, id).await?;
         Ok((txn, before))
     }
@@ -440,7 +440,7 @@ impl Store {
         next_hash: &str,
         next_expires_at: DateTime<Utc>,
     ) -> StoreResult<Result<UserId, RefreshRefusal>> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let Some(current) = refresh_token::Entity::find()
             .filter(refresh_token::Column::TokenHash.eq(token_hash))
             .one(&txn)
@@ -506,7 +506,7 @@ impl Store {
     }
 
     pub async fn create_api_key(&self, key: &NewApiKey, actor: &Actor) -> StoreResult<ApiKey> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         organisation::Entity::find_by_id(key.organisation.0)
             .one(&txn)
             .await?
@@ -561,7 +561,7 @@ impl Store {
     }
 
     pub async fn revoke_api_key(&self, id: ApiKeyId, actor: &Actor) -> StoreResult<ApiKey> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let before = api_key::Entity::find_by_id(id.0)
             .one(&txn)
             .await?

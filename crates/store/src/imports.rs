@@ -11,7 +11,6 @@ use concord_domain::intervention::{Intervention, InterventionId, NewIntervention
 use concord_domain::reference;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
-    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -108,7 +107,7 @@ impl Store {
                 ));
             }
         }
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let refs: Vec<&NewIntervention> = records.iter().map(|r| &r.record).collect();
         let areas = resolve_references(&txn, &refs).await?;
 

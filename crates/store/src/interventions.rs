@@ -19,7 +19,7 @@ use concord_domain::{ValidationError, ValidationErrors};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::areas::{contains_pattern, pcodes_by_area_id};
@@ -558,7 +558,7 @@ impl Store {
         record: &NewIntervention,
         actor: &Actor,
     ) -> StoreResult<WrittenIntervention> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let areas = resolve_references(&txn, &[record]).await?;
         let row = intervention::Entity::insert(row_values(record))
             .exec_with_returning(&txn)
@@ -604,7 +604,7 @@ impl Store {
         if records.is_empty() {
             return Ok(0);
         }
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let refs: Vec<&NewIntervention> = records.iter().collect();
         let areas = resolve_references(&txn, &refs).await?;
         let mut written = Vec::with_capacity(records.len());
@@ -662,7 +662,7 @@ impl Store {
         record: &NewIntervention,
         actor: &Actor,
     ) -> StoreResult<WrittenIntervention> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let current = visible_row(&txn, id, &writer.read_scope()).await?;
         if !writer.may_write_for(OrganisationId(current.reporting_organisation_id))
             || !writer.may_write_for(record.reporting_organisation)
@@ -731,7 +731,7 @@ impl Store {
         writer: &Principal,
         actor: &Actor,
     ) -> StoreResult<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let current = visible_row(&txn, id, &writer.read_scope()).await?;
         if !writer.may_write_for(OrganisationId(current.reporting_organisation_id)) {
             return Err(StoreError::Forbidden);

@@ -19,7 +19,10 @@ use std::time::Duration;
 
 use concord_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseBackend, DatabaseConnection};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 
 pub use areas::{AreaFilter, AreaImport};
 pub use audit::{Actor, AuditAction, AuditEvent, AuditFilter};
@@ -114,6 +117,19 @@ pub struct PoolStatus {
 }
 
 impl Store {
+    /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`): a deferred transaction that reads and then writes fails outright, whatever
+    /// the busy timeout, when another writer committed in between; waiting for the lock
+    /// first lets concurrent writers queue instead.
+    pub(crate) async fn begin_write(&self) -> StoreResult<DatabaseTransaction> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: (self.db.get_database_backend() == DatabaseBackend::Sqlite)
+                .then_some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        Ok(self.db.begin_with_options(options).await?)
+    }
+
     /// Connects to `sqlite://PATH` (created if missing, in WAL mode) or `postgres://...`.
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
         Self::connect_with(url, &PoolSettings::new(max_connections)).await

@@ -16,7 +16,7 @@ use concord_domain::values::Period;
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
 };
 
 use crate::areas::pcodes_by_area_id;
@@ -111,7 +111,7 @@ fn report_to_domain(row: progress_report::Model) -> StoreResult<ProgressReport> 
 impl Store {
     /// Inserts a need, or replaces the one stated for the same area, sector and period.
     pub async fn upsert_need(&self, record: &NewNeed, actor: &Actor) -> StoreResult<Need> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let saved = upsert_need_in(&txn, record, actor).await?;
         RegistryChange::Needs.announce(&txn).await?;
         txn.commit().await?;
@@ -121,7 +121,7 @@ impl Store {
 
     /// Stores a whole table of needs in one transaction: all or nothing.
     pub async fn upsert_needs(&self, records: &[NewNeed], actor: &Actor) -> StoreResult<u64> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         for record in records {
             upsert_need_in(&txn, record, actor).await?;
         }
@@ -246,7 +246,7 @@ impl Store {
         writer: &Principal,
         actor: &Actor,
     ) -> StoreResult<ProgressReport> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         // Progress on a record the caller may not see is progress on nothing.
         let intervention = visible_row(&txn, record.intervention, &writer.read_scope()).await?;
         if !writer.may_write_for(OrganisationId(intervention.reporting_organisation_id)) {

@@ -7,7 +7,7 @@ use concord_domain::organisation::{
 use concord_domain::values::ActorLevel;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
 };
 
 use crate::audit::{self, Actor, AuditAction};
@@ -40,7 +40,7 @@ impl Store {
         org: &NewOrganisation,
         actor: &Actor,
     ) -> StoreResult<Organisation> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let row = organisation::ActiveModel {
             name: Set(org.name.clone()),
             acronym: Set(org.acronym.clone()),

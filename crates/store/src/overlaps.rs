@@ -16,7 +16,7 @@ use concord_domain::values::{ActivityStatus, Visibility};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::audit::{self, Actor, AuditAction};
@@ -419,6 +419,92 @@ async fn upsert_findings<C: ConnectionTrait>(
     Ok((stored, new))
 }
 
+/// On PostgreSQL, waits until no other transaction is checking records in the same
+/// countries, and keeps them waiting until this one ends. Two records written at the same
+/// time would otherwise each miss the other, uncommitted, and their pair would never be
+/// found; with the lock, the second one's candidates include the first. Records of
+/// different countries never meet, so they do not wait for each other. (SQLite writers run
+/// one at a time.)
+async fn lock_countries<C: ConnectionTrait>(
+    db: &C,
+    written: &[OverlapCandidate],
+) -> StoreResult<()> {
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    let mut keys: Vec<i64> = written
+        .iter()
+        .flat_map(|w| &w.locations)
+        .filter_map(|p| p.pcodes().first().map(|c| advisory_key(c.as_str())))
+        .collect();
+    // Always in one order, so two writers never wait for each other's second lock.
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        db.execute_raw(sea_orm::Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [key.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// A stable advisory-lock key for a country (FNV-1a): every replica and version must
+/// compute the same one.
+fn advisory_key(country: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in "concord-overlap:".bytes().chain(country.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::from_ne_bytes(hash.to_ne_bytes())
+}
+
+/// The findings whose partners still exist, holding them until the transaction ends. On
+/// PostgreSQL a candidate read a moment ago may be deleted by a transaction that commits
+/// before this one stores its findings; the key-share lock waits for such a delete and then
+/// skips the row, so the finding is dropped instead of failing the whole write. (SQLite
+/// writers run one at a time.)
+async fn still_present<C: ConnectionTrait>(
+    db: &C,
+    written: &[OverlapCandidate],
+    findings: Vec<Finding>,
+) -> StoreResult<Vec<Finding>> {
+    if db.get_database_backend() != DatabaseBackend::Postgres || findings.is_empty() {
+        return Ok(findings);
+    }
+    let own: HashSet<i64> = written.iter().map(|w| w.id.0).collect();
+    let partners: Vec<i64> = findings
+        .iter()
+        .flat_map(|f| [f.a.0, f.b.0])
+        .filter(|id| !own.contains(id))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut present: HashSet<i64> = HashSet::with_capacity(partners.len());
+    for chunk in partners.chunks(1000) {
+        present.extend(
+            intervention::Entity::find()
+                .select_only()
+                .column(intervention::Column::Id)
+                .filter(intervention::Column::Id.is_in(chunk.iter().copied()))
+                .lock(sea_orm::sea_query::LockType::KeyShare)
+                .into_tuple::<i64>()
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(findings
+        .into_iter()
+        .filter(|f| {
+            (own.contains(&f.a.0) || present.contains(&f.a.0))
+                && (own.contains(&f.b.0) || present.contains(&f.b.0))
+        })
+        .collect())
+}
+
 /// Stores findings of pairs that cannot be stored yet, as one of their interventions was
 /// created in this transaction: inserted OPEN, with no lookup first and no read back.
 async fn insert_findings<C: ConnectionTrait>(
@@ -743,6 +829,7 @@ impl Store {
             .iter()
             .filter_map(|w| candidate_of(w, &paths))
             .collect();
+        lock_countries(db, &written).await?;
         let live: Vec<&OverlapCandidate> = written.iter().filter(|w| w.status.is_live()).collect();
         let findings: Vec<Finding> = if live.is_empty() {
             Vec::new()
@@ -760,6 +847,7 @@ impl Store {
                 .filter(|f| f.score >= min_score)
                 .collect()
         };
+        let findings = still_present(db, &written, findings).await?;
         // A pair with a record created in this transaction cannot be stored yet.
         let (fresh, known): (Vec<Finding>, Vec<Finding>) = findings
             .into_iter()
@@ -811,7 +899,7 @@ impl Store {
         findings.retain(|f| f.score >= self.overlap_min_score);
         drop(candidates);
 
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         // Every stored pair, whatever its status, keyed as the unique index is.
         let known: Vec<StoredPairRow> = overlap_finding::Entity::find()
             .select_only()
@@ -1016,7 +1104,7 @@ impl Store {
         reviewer: &Principal,
         actor: &Actor,
     ) -> StoreResult<StoredFinding> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let row = overlap_finding::Entity::find_by_id(id)
             .one(&txn)
             .await?
