@@ -20,6 +20,9 @@
 #   DURATION     each wrk run (30s)
 #   CONNECTIONS  concurrent connections (32)
 #   THREADS      wrk threads (2)
+#   ROLE         who signs in (VIEWER, of the first demo organisation): ADMIN reads every
+#                RESTRICTED record, and each such read by an outsider is written to the
+#                audit trail, so an ADMIN run measures audit writes too
 #   POOL         database connections of each server (16)
 #   WORK_DIR     scratch directory, PostGraphile's install is kept there (target/bench-load)
 #   CONCORD_BIN  use this binary instead of building target/release/concord
@@ -37,6 +40,7 @@ DEMO_SIZE=${DEMO_SIZE:-100000}
 DURATION=${DURATION:-30s}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
+ROLE=${ROLE:-VIEWER}
 POOL=${POOL:-16}
 WORK_DIR=${WORK_DIR:-target/bench-load}
 KEEP_DB=${KEEP_DB:-0}
@@ -116,7 +120,7 @@ psql "$DB_URL" -qAtc "ANALYZE" >/dev/null
 ADMIN_EMAIL=bench-admin@concord.test
 ADMIN_PASSWORD="bench admin password $$"
 CONCORD_DATABASE_URL=$DB_URL CONCORD_USER_PASSWORD=$ADMIN_PASSWORD RUST_LOG=warn \
-    "$BIN" user add --email "$ADMIN_EMAIL" --role ADMIN >/dev/null
+    "$BIN" user add --email "$ADMIN_EMAIL" --role "$ROLE" $([ "$ROLE" = ADMIN ] || echo --organisation 1) >/dev/null
 
 # ----------------------------------------------------------------------------------------
 # The queries. Both servers page by primary key and read every row.
