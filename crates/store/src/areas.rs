@@ -73,6 +73,12 @@ pub(crate) async fn pcodes_by_area_id<C: sea_orm::ConnectionTrait>(
     db: &C,
     ids: impl IntoIterator<Item = i64>,
 ) -> StoreResult<HashMap<i64, String>> {
+    let ids: Vec<i64> = ids.into_iter().collect();
+    // An empty `IN` list still costs a round trip (every signed-in request asks for the
+    // areas a user coordinates, mostly none).
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
     Ok(area::Entity::find()
         .select_only()
         .column(area::Column::Id)

@@ -252,7 +252,9 @@ impl Store {
     }
 
     /// The principal an active user acts as, with its coordination scope resolved to paths.
-    pub async fn principal_for_user(&self, id: UserId) -> StoreResult<Option<Principal>> {
+    /// The principal of an active user, with the user's email (what the audit trail names):
+    /// what every signed-in request needs, read once.
+    pub async fn principal_for_user(&self, id: UserId) -> StoreResult<Option<(Principal, String)>> {
         let Some(user) = self.user(id).await? else {
             return Ok(None);
         };
@@ -287,12 +289,15 @@ impl Store {
                 }
             }
         }
-        Ok(Some(Principal::User {
-            id,
-            role: user.role,
-            organisations: user.organisations,
-            scope: CoordinatorScope { areas, sectors },
-        }))
+        Ok(Some((
+            Principal::User {
+                id,
+                role: user.role,
+                organisations: user.organisations,
+                scope: CoordinatorScope { areas, sectors },
+            },
+            user.email,
+        )))
     }
 
     pub async fn set_user_role(&self, id: UserId, role: Role, actor: &Actor) -> StoreResult<User> {

@@ -119,7 +119,7 @@ impl Authenticator {
                 role.and_then(|r| Role::from_code(&r)),
             ),
         };
-        let mut principal = self
+        let (mut principal, label) = self
             .store
             .principal_for_user(user_id)
             .await?
@@ -127,12 +127,6 @@ impl Authenticator {
         if let (Some(mapped), Principal::User { role, .. }) = (external_role, &mut principal) {
             *role = mapped;
         }
-        let label = self
-            .store
-            .user(user_id)
-            .await?
-            .map(|u| u.email)
-            .unwrap_or_default();
         Ok(Caller {
             principal,
             actor: Actor {
