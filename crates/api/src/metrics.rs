@@ -103,6 +103,11 @@ fn describe() {
         "Time of the coverage engine over an area and its children"
     );
     describe_histogram!(
+        concord_store::OVERLAP_CHECK_DURATION,
+        Unit::Seconds,
+        "Time of the write-time overlap check by stage: fetch the candidates, run the engine, store the findings"
+    );
+    describe_histogram!(
         WRITE_DURATION,
         Unit::Seconds,
         "Time of an intervention write, its write-time overlap check included, by kind"

@@ -38,6 +38,11 @@ type PairState = (i64, String, Option<String>, f64);
 /// How the system's own closing notes begin, so a recomputation can reopen what it closed.
 const CLOSED_NOTE: &str = "closed:";
 
+/// The histogram of the write-time overlap check's stages (`stage`: `fetch` the
+/// candidates, run the `engine`, `store` the findings), in seconds; exported by the API's
+/// `/metrics`.
+pub const OVERLAP_CHECK_DURATION: &str = "concord_overlap_check_duration_seconds";
+
 /// The PostgreSQL channel that carries new findings to every replica.
 pub const OVERLAP_CHANNEL: &str = "concord_overlap";
 
@@ -834,6 +839,7 @@ impl Store {
         let findings: Vec<Finding> = if live.is_empty() {
             Vec::new()
         } else {
+            let started = std::time::Instant::now();
             let candidates = candidates_for(db, &live).await?;
             let pcodes: Vec<Pcode> = live
                 .iter()
@@ -842,11 +848,18 @@ impl Store {
                 .into_iter()
                 .collect();
             let needs = load_needs(db, Some(&pcodes)).await?;
-            overlap::check_many(&written, &candidates, &needs)
+            metrics::histogram!(OVERLAP_CHECK_DURATION, "stage" => "fetch")
+                .record(started.elapsed().as_secs_f64());
+            let started = std::time::Instant::now();
+            let findings = overlap::check_many(&written, &candidates, &needs)
                 .into_iter()
                 .filter(|f| f.score >= min_score)
-                .collect()
+                .collect();
+            metrics::histogram!(OVERLAP_CHECK_DURATION, "stage" => "engine")
+                .record(started.elapsed().as_secs_f64());
+            findings
         };
+        let started = std::time::Instant::now();
         let findings = still_present(db, &written, findings).await?;
         // A pair with a record created in this transaction cannot be stored yet.
         let (fresh, known): (Vec<Finding>, Vec<Finding>) = findings
@@ -865,6 +878,8 @@ impl Store {
             .collect();
         close_findings(db, &vanished).await?;
         notify(db, &new).await?;
+        metrics::histogram!(OVERLAP_CHECK_DURATION, "stage" => "store")
+            .record(started.elapsed().as_secs_f64());
         Ok((stored, new))
     }
 

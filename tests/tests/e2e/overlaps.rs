@@ -289,6 +289,27 @@ async fn concurrent_writers_all_land(app: &TestApp) {
         .collect();
     pairs.sort();
     assert_eq!(open["overlaps"]["totalCount"], 66, "{pairs:?}");
+
+    // Each of the eighteen creations timed the overlap engine.
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let engine_runs: f64 = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("concord_overlap_check_duration_seconds_count")
+                && l.contains(r#"stage="engine""#)
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no overlap engine timing in:\n{metrics}"));
+    assert!(engine_runs >= 18.0, "{engine_runs}");
 }
 
 crate::on_both_backends!(
