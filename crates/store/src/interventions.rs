@@ -104,6 +104,19 @@ pub(crate) fn located_in_any(paths: &[AreaPath]) -> Condition {
                 .add(Expr::col((area::Entity, area::Column::Path)).lt(upper)),
         );
     }
+    located_where(any)
+}
+
+/// Interventions with a location at one of these P-codes exactly (the areas above a
+/// written record, say).
+pub(crate) fn located_at_any(pcodes: Vec<String>) -> Condition {
+    located_where(
+        Condition::all().add(Expr::col((area::Entity, area::Column::Pcode)).is_in(pcodes)),
+    )
+}
+
+/// Interventions with a location whose area meets `areas`.
+fn located_where(areas: Condition) -> Condition {
     Condition::all().add(
         intervention::Column::Id.in_subquery(
             Query::select()
@@ -119,7 +132,7 @@ pub(crate) fn located_in_any(paths: &[AreaPath]) -> Condition {
                         intervention_location::Column::AreaId,
                     )),
                 )
-                .cond_where(any)
+                .cond_where(areas)
                 .to_owned(),
         ),
     )

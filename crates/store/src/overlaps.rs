@@ -13,17 +13,15 @@ use concord_domain::overlap::{self, Finding, FindingKind, NeedLookup, OverlapCan
 use concord_domain::reference::SectorVocabulary;
 use concord_domain::review::{ReviewStatus, candidate_of, may_review, may_see};
 use concord_domain::values::{ActivityStatus, Visibility};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::audit::{self, Actor, AuditAction};
-use crate::entity::{
-    area, intervention, intervention_location, need, overlap_finding, overlap_review,
-};
-use crate::interventions::{assemble, in_any_sector, located_in_any, readable};
+use crate::entity::{area, intervention, need, overlap_finding, overlap_review};
+use crate::interventions::{assemble, in_any_sector, located_at_any, located_in_any, readable};
 use crate::organisations::corrupt;
 use crate::{Page, PageRequest, Store, StoreError, StoreResult};
 
@@ -190,29 +188,6 @@ fn live() -> Condition {
         ActivityStatus::Closed.code(),
         ActivityStatus::Cancelled.code(),
     ]))
-}
-
-/// Interventions with a location at one of these P-codes (the areas above a written record).
-fn located_at_any(pcodes: Vec<String>) -> Condition {
-    Condition::all().add(
-        intervention::Column::Id.in_subquery(
-            Query::select()
-                .column((
-                    intervention_location::Entity,
-                    intervention_location::Column::InterventionId,
-                ))
-                .from(intervention_location::Entity)
-                .inner_join(
-                    area::Entity,
-                    Expr::col((area::Entity, area::Column::Id)).equals((
-                        intervention_location::Entity,
-                        intervention_location::Column::AreaId,
-                    )),
-                )
-                .and_where(Expr::col((area::Entity, area::Column::Pcode)).is_in(pcodes))
-                .to_owned(),
-        ),
-    )
 }
 
 /// Areas per candidate query: each is one range in an `OR`, and SQLite limits how deep an
@@ -393,17 +368,7 @@ async fn upsert_findings<C: ConnectionTrait>(
                         overlap_finding::Entity::update(active).exec(db).await?,
                     )?);
                 }
-                None => fresh.push(overlap_finding::ActiveModel {
-                    intervention_a: Set(f.a.0),
-                    intervention_b: Set(f.b.0),
-                    kind: Set(f.kind.code().to_owned()),
-                    score: Set(f.score),
-                    reasons: Set(reasons),
-                    status: Set(ReviewStatus::Open.code().to_owned()),
-                    detected_at: Set(now),
-                    updated_at: Set(now),
-                    ..Default::default()
-                }),
+                None => fresh.push(open_row(f, now)?),
             }
         }
         if fresh.is_empty() {
@@ -510,6 +475,23 @@ async fn still_present<C: ConnectionTrait>(
         .collect())
 }
 
+/// The row of a newly found pair: OPEN, detected now.
+fn open_row(f: &Finding, now: DateTime<Utc>) -> StoreResult<overlap_finding::ActiveModel> {
+    Ok(overlap_finding::ActiveModel {
+        intervention_a: Set(f.a.0),
+        intervention_b: Set(f.b.0),
+        kind: Set(f.kind.code().to_owned()),
+        score: Set(f.score),
+        reasons: Set(
+            serde_json::to_value(&f.reasons).map_err(|_| corrupt("overlap_finding.reasons"))?
+        ),
+        status: Set(ReviewStatus::Open.code().to_owned()),
+        detected_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+}
+
 /// Stores findings of pairs that cannot be stored yet, as one of their interventions was
 /// created in this transaction: inserted OPEN, with no lookup first and no read back.
 async fn insert_findings<C: ConnectionTrait>(
@@ -521,33 +503,16 @@ async fn insert_findings<C: ConnectionTrait>(
     for chunk in findings.chunks(500) {
         let rows = chunk
             .iter()
-            .map(|f| {
-                Ok(overlap_finding::ActiveModel {
-                    intervention_a: Set(f.a.0),
-                    intervention_b: Set(f.b.0),
-                    kind: Set(f.kind.code().to_owned()),
-                    score: Set(f.score),
-                    reasons: Set(serde_json::to_value(&f.reasons)
-                        .map_err(|_| corrupt("overlap_finding.reasons"))?),
-                    status: Set(ReviewStatus::Open.code().to_owned()),
-                    detected_at: Set(now),
-                    updated_at: Set(now),
-                    ..Default::default()
-                })
-            })
+            .map(|f| open_row(f, now))
             .collect::<StoreResult<Vec<_>>>()?;
         let ids = overlap_finding::Entity::insert_many(rows)
             .exec_with_returning_keys(db)
             .await?;
         // RETURNING gives no order; the pair of each id is what the caller needs.
-        let ids = if ids.len() == chunk.len() {
-            findings_by_ids(db, &ids).await?
-        } else {
-            return Err(corrupt("overlap_finding ids"));
-        };
+        let ids = findings_by_ids(db, &ids).await?;
         for f in chunk {
             let id = ids
-                .get(&(f.a.0, f.b.0, f.kind.code()))
+                .get(&(f.a.0, f.b.0, f.kind.code().to_owned()))
                 .copied()
                 .ok_or(StoreError::NotFound)?;
             stored.push(StoredFinding {
@@ -569,7 +534,7 @@ async fn insert_findings<C: ConnectionTrait>(
 async fn findings_by_ids<C: ConnectionTrait>(
     db: &C,
     ids: &[i64],
-) -> StoreResult<HashMap<(i64, i64, &'static str), i64>> {
+) -> StoreResult<HashMap<PairKey, i64>> {
     let rows: Vec<(i64, i64, i64, String)> = overlap_finding::Entity::find()
         .select_only()
         .column(overlap_finding::Column::Id)
@@ -580,15 +545,10 @@ async fn findings_by_ids<C: ConnectionTrait>(
         .into_tuple()
         .all(db)
         .await?;
-    rows.into_iter()
-        .map(|(id, a, b, kind)| {
-            let kind = [FindingKind::Overlap, FindingKind::ProbableDuplicateRecord]
-                .into_iter()
-                .find(|k| k.code() == kind)
-                .ok_or_else(|| corrupt("overlap_finding.kind"))?;
-            Ok(((a, b, kind.code()), id))
-        })
-        .collect()
+    Ok(rows
+        .into_iter()
+        .map(|(id, a, b, kind)| ((a, b, kind), id))
+        .collect())
 }
 
 /// The stored findings of some pairs, by (a, b, kind), in one statement.
@@ -982,20 +942,7 @@ impl Store {
         for chunk in fresh.chunks(500) {
             let rows = chunk
                 .iter()
-                .map(|f| {
-                    Ok(overlap_finding::ActiveModel {
-                        intervention_a: Set(f.a.0),
-                        intervention_b: Set(f.b.0),
-                        kind: Set(f.kind.code().to_owned()),
-                        score: Set(f.score),
-                        reasons: Set(serde_json::to_value(&f.reasons)
-                            .map_err(|_| corrupt("overlap_finding.reasons"))?),
-                        status: Set(ReviewStatus::Open.code().to_owned()),
-                        detected_at: Set(now),
-                        updated_at: Set(now),
-                        ..Default::default()
-                    })
-                })
+                .map(|f| open_row(f, now))
                 .collect::<StoreResult<Vec<_>>>()?;
             overlap_finding::Entity::insert_many(rows)
                 .exec(&txn)
