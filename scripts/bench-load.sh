@@ -45,31 +45,17 @@ POOL=${POOL:-16}
 WORK_DIR=${WORK_DIR:-target/bench-load}
 KEEP_DB=${KEEP_DB:-0}
 
-log() { printf '%s\n' "$*" >&2; }
-die() { log "bench-load: $*"; exit 1; }
+. scripts/common.sh
 
 for tool in psql curl node npm; do
     command -v "$tool" >/dev/null || die "$tool is required"
 done
-if ! command -v wrk >/dev/null; then
-    log "installing wrk"
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get install -y wrk >/dev/null 2>&1 ||
-        { $sudo apt-get update >/dev/null && $sudo apt-get install -y wrk >/dev/null; } ||
-        die "cannot install wrk"
-fi
+ensure_wrk
 
 mkdir -p "$WORK_DIR"
 WORK_DIR=$(cd "$WORK_DIR" && pwd)
 
-if [ -n "${CONCORD_BIN:-}" ]; then
-    BIN=$CONCORD_BIN
-else
-    log "building the release binary"
-    cargo build --release -p concord >&2
-    BIN=$PWD/target/release/concord
-fi
+concord_binary
 
 DB_NAME="concord_bench_$$"
 DB_URL="${PG_URL%/*}/$DB_NAME"

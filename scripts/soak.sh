@@ -35,8 +35,7 @@ WRITE_SHARE=${WRITE_SHARE:-20}
 MAX_RSS_GROWTH=${MAX_RSS_GROWTH:-20}
 WORK_DIR=${WORK_DIR:-target/soak}
 
-log() { printf '%s\n' "$*" >&2; }
-die() { log "soak: $*"; exit 1; }
+. scripts/common.sh
 
 # `90`, `90s`, `10m` or `1h` in seconds.
 seconds() {
@@ -53,24 +52,11 @@ WARMUP_S=$(seconds "$WARMUP")
 [ "$SAMPLE_S" -gt 0 ] && [ "$DURATION_S" -gt "$WARMUP_S" ] || die "DURATION must exceed WARMUP"
 
 command -v curl >/dev/null || die "curl is required"
-if ! command -v wrk >/dev/null; then
-    log "installing wrk"
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get install -y wrk >/dev/null 2>&1 ||
-        { $sudo apt-get update >/dev/null && $sudo apt-get install -y wrk >/dev/null; } ||
-        die "cannot install wrk"
-fi
+ensure_wrk
 
 mkdir -p "$WORK_DIR"
 WORK_DIR=$(cd "$WORK_DIR" && pwd)
-if [ -n "${CONCORD_BIN:-}" ]; then
-    BIN=$CONCORD_BIN
-else
-    log "building the release binary"
-    cargo build --release -p concord >&2
-    BIN=$PWD/target/release/concord
-fi
+concord_binary
 
 SERVER_PID=""
 DB_NAME=""
