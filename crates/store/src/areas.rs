@@ -226,9 +226,7 @@ impl Store {
         )
         .await?;
         // Paths may have moved under interventions and needs: nothing cached still holds.
-        RegistryChange::Everything.announce(&txn).await?;
-        txn.commit().await?;
-        self.note_change(RegistryChange::Everything);
+        self.commit_write(txn, RegistryChange::Everything).await?;
         Ok(report)
     }
 

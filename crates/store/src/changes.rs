@@ -4,8 +4,14 @@
 //! (LISTEN/NOTIFY, delivered on commit, never on rollback) and a replica records what it
 //! hears; on SQLite every write is journaled in `registry_change` in its own transaction,
 //! and `poll_changes` reads what others journaled since it last looked.
+//!
+//! Every write that commits through `Store::commit_write` is recorded, whatever it wrote:
+//! the generation counter moves on each, so an answer kept in memory (a cached response, a
+//! signed-in principal) is known to be current exactly when the generation it was computed
+//! at is still the current one.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use concord_domain::intervention::InterventionId;
@@ -32,6 +38,9 @@ pub enum RegistryChange {
     Needs,
     /// Areas re-imported, or too much at once to list.
     Everything,
+    /// Organisations, people, API keys or overlap reviews: nothing the coverage index
+    /// keeps, but what cached answers may show.
+    Other,
 }
 
 /// Changes not yet taken by the consumer, coalesced so memory stays bounded however much
@@ -57,6 +66,7 @@ impl PendingChanges {
             }
             RegistryChange::Needs => self.needs = true,
             RegistryChange::Everything => self.everything = true,
+            RegistryChange::Other => {}
         }
         if self.everything || self.interventions.len() > MAX_TRACKED {
             self.everything = true;
@@ -67,7 +77,14 @@ impl PendingChanges {
 
 /// The pending changes, and the last journal row read (SQLite; `None` until marked).
 #[derive(Debug, Default)]
-pub(crate) struct ChangeLog(Mutex<PendingChanges>, Mutex<Option<i64>>);
+pub(crate) struct ChangeLog(Mutex<PendingChanges>, Mutex<Option<i64>>, Generation);
+
+/// How many changes were recorded, and whether changes of other processes are heard.
+#[derive(Debug, Default)]
+struct Generation {
+    count: AtomicU64,
+    heard: AtomicBool,
+}
 
 pub(crate) type SharedChangeLog = Arc<ChangeLog>;
 
@@ -135,6 +152,7 @@ impl Store {
         if let Ok(mut seen) = self.changes.1.lock() {
             *seen = Some(high.unwrap_or(0));
         }
+        self.set_hearing_others(true);
         Ok(())
     }
 
@@ -185,6 +203,40 @@ impl Store {
         if let Ok(mut pending) = self.changes.0.lock() {
             pending.add(change);
         }
+        self.changes.2.count.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Moves on with every recorded change, made here or heard from another process.
+    pub fn generation(&self) -> u64 {
+        self.changes.2.count.load(Ordering::SeqCst)
+    }
+
+    /// Whether writes of other processes reach `generation`: on PostgreSQL while the change
+    /// listener is connected, on SQLite once the journal is marked. Until then nothing
+    /// may be kept on the strength of the generation alone.
+    pub fn hears_others(&self) -> bool {
+        self.changes.2.heard.load(Ordering::SeqCst)
+    }
+
+    /// Set by whoever listens to other processes. A lost connection may have missed
+    /// changes, so both edges count as a change.
+    pub fn set_hearing_others(&self, hearing: bool) {
+        if self.changes.2.heard.swap(hearing, Ordering::SeqCst) != hearing {
+            self.changes.2.count.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Commits a write transaction and records its change: announced to other processes
+    /// inside the transaction (so only a commit announces it), recorded here after.
+    pub(crate) async fn commit_write(
+        &self,
+        txn: sea_orm::DatabaseTransaction,
+        change: RegistryChange,
+    ) -> StoreResult<()> {
+        change.announce(&txn).await?;
+        txn.commit().await?;
+        self.note_change(change);
+        Ok(())
     }
 
     pub fn pending_changes_empty(&self) -> bool {
@@ -214,16 +266,13 @@ impl ChangeListener {
     /// The next change. Errors mean the connection dropped: listen again, and reload
     /// everything, since changes may have been missed meanwhile.
     pub async fn next(&mut self) -> StoreResult<RegistryChange> {
-        loop {
-            let notification = self
-                .0
-                .recv()
-                .await
-                .map_err(|e| StoreError::Unavailable(sea_orm::DbErr::Custom(e.to_string())))?;
-            if let Ok(change) = serde_json::from_str(notification.payload()) {
-                return Ok(change);
-            }
-        }
+        let notification = self
+            .0
+            .recv()
+            .await
+            .map_err(|e| StoreError::Unavailable(sea_orm::DbErr::Custom(e.to_string())))?;
+        // Something committed, even if this version cannot tell what.
+        Ok(serde_json::from_str(notification.payload()).unwrap_or(RegistryChange::Other))
     }
 }
 

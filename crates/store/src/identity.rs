@@ -7,12 +7,13 @@ use concord_domain::organisation::OrganisationId;
 use concord_domain::reference::SectorVocabulary;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::Serialize;
 
 use crate::audit::{Actor, AuditAction, record};
+use crate::changes::RegistryChange;
 use crate::entity::{
     api_key, app_user, area, coordinator_area, coordinator_sector, organisation, refresh_token,
     user_organisation,
@@ -191,7 +192,7 @@ impl Store {
             Some(&created),
         )
         .await?;
-        txn.commit().await?;
+        self.commit_write(txn, RegistryChange::Other).await?;
         Ok(created)
     }
 
@@ -251,52 +252,93 @@ impl Store {
             .map(|c| c.id))
     }
 
-    /// The principal an active user acts as, with its coordination scope resolved to paths.
-    /// The principal of an active user, with the user's email (what the audit trail names):
-    /// what every signed-in request needs, read once.
+    /// The principal of an active user, with its coordination scope resolved to paths and
+    /// the user's email (what the audit trail names). Every signed-in request needs it, so
+    /// it is one statement: the user, their organisations, areas and sectors as tagged rows.
     pub async fn principal_for_user(&self, id: UserId) -> StoreResult<Option<(Principal, String)>> {
-        let Some(user) = self.user(id).await? else {
-            return Ok(None);
+        let backend = self.db.get_database_backend();
+        let p = if backend == DatabaseBackend::Postgres {
+            "$1"
+        } else {
+            "?1"
         };
-        if !user.active {
-            return Ok(None);
-        }
+        let rows = self
+            .db
+            .query_all_raw(sea_orm::Statement::from_sql_and_values(
+                backend,
+                format!(
+                    "SELECT 'u' AS part, u.role AS text, u.email AS detail, \
+                            CASE WHEN u.active THEN 1 ELSE 0 END AS number \
+                       FROM app_user u WHERE u.id = {p} \
+                     UNION ALL SELECT 'o', NULL, NULL, o.organisation_id \
+                       FROM user_organisation o WHERE o.user_id = {p} \
+                     UNION ALL SELECT 'a', a.path, NULL, c.id \
+                       FROM coordinator_area c JOIN area a ON a.id = c.area_id WHERE c.user_id = {p} \
+                     UNION ALL SELECT 's', s.vocabulary, s.code, s.id \
+                       FROM coordinator_sector s WHERE s.user_id = {p}"
+                ),
+                [id.0.into()],
+            ))
+            .await?;
+        let mut user: Option<(Role, String)> = None;
+        let mut organisations = Vec::new();
         let mut areas = Vec::new();
-        if !user.scope_areas.is_empty() {
-            for row in area::Entity::find()
-                .filter(
-                    area::Column::Pcode
-                        .is_in(user.scope_areas.iter().map(|p| p.as_str().to_owned())),
-                )
-                .all(&self.db)
-                .await?
-            {
-                areas.push(AreaPath::parse(&row.path).map_err(|_| corrupt("area.path"))?);
+        let mut sectors: Vec<(i64, SectorVocabulary, String)> = Vec::new();
+        for row in rows {
+            let part: String = row.try_get("", "part")?;
+            let text: Option<String> = row.try_get("", "text")?;
+            let detail: Option<String> = row.try_get("", "detail")?;
+            let number: Option<i64> = row.try_get("", "number")?;
+            match (part.as_str(), text, detail, number) {
+                ("u", Some(role), Some(email), Some(active)) => {
+                    if active == 0 {
+                        return Ok(None);
+                    }
+                    user = Some((role_of(&role)?, email));
+                }
+                ("o", _, _, Some(organisation)) => organisations.push(OrganisationId(organisation)),
+                ("a", Some(path), _, Some(_)) => {
+                    areas.push(AreaPath::parse(&path).map_err(|_| corrupt("area.path"))?)
+                }
+                ("s", Some(vocabulary), Some(code), Some(order)) => sectors.push((
+                    order,
+                    SectorVocabulary::from_iati_code(&vocabulary)
+                        .ok_or_else(|| corrupt("coordinator_sector.vocabulary"))?,
+                    code,
+                )),
+                _ => return Err(corrupt("app_user")),
             }
         }
-        let mut sectors = Vec::new();
-        for (vocabulary, code) in &user.scope_sectors {
+        let Some((role, email)) = user else {
+            return Ok(None);
+        };
+        organisations.sort();
+        sectors.sort_by_key(|(order, ..)| *order);
+        let mut scope_sectors = Vec::new();
+        for (_, vocabulary, code) in sectors {
             // A coordinated cluster covers the DAC codes under it, as filters do.
-            let expanded = concord_domain::reference::expand_sector_filter(code)
+            let expanded = concord_domain::reference::expand_sector_filter(&code)
                 .filter(|_| {
-                    *vocabulary == SectorVocabulary::Cluster
-                        || *vocabulary == SectorVocabulary::Dac3
+                    vocabulary == SectorVocabulary::Cluster || vocabulary == SectorVocabulary::Dac3
                 })
-                .unwrap_or_else(|| vec![(*vocabulary, code.clone())]);
+                .unwrap_or_else(|| vec![(vocabulary, code.clone())]);
             for s in expanded {
-                if !sectors.contains(&s) {
-                    sectors.push(s);
+                if !scope_sectors.contains(&s) {
+                    scope_sectors.push(s);
                 }
             }
         }
         Ok(Some((
             Principal::User {
                 id,
-                role: user.role,
-                organisations: user.organisations,
-                scope: CoordinatorScope { areas, sectors },
+                role,
+                organisations,
+                scope: CoordinatorScope {
+                    areas,
+                    sectors: scope_sectors,
+                },
             },
-            user.email,
+            email,
         )))
     }
 
@@ -308,7 +350,7 @@ impl Store {
             .filter(app_user::Column::Id.eq(id.0))
             .exec(&txn)
             .await?;
-        finish_user_change(txn, before, actor).await
+        self.finish_user_change(txn, before, actor).await
     }
 
     pub async fn set_user_organisations(
@@ -319,7 +361,7 @@ impl Store {
     ) -> StoreResult<User> {
         let (txn, before) = self.begin_user_change(id).await?;
         set_organisations(&txn, id, organisations).await?;
-        finish_user_change(txn, before, actor).await
+        self.finish_user_change(txn, before, actor).await
     }
 
     /// Replaces the areas (by P-code) and sectors a coordinator coordinates.
@@ -381,7 +423,7 @@ impl Store {
                 .await?;
             }
         }
-        finish_user_change(txn, before, actor).await
+        self.finish_user_change(txn, before, actor).await
     }
 
     /// Deactivated users keep their history but can no longer sign in; their refresh
@@ -401,7 +443,29 @@ impl Store {
             .filter(refresh_token::Column::RevokedAt.is_null())
             .exec(&txn)
             .await?;
-        finish_user_change(txn, before, actor).await
+        self.finish_user_change(txn, before, actor).await
+    }
+
+    /// Audits a change to a user with its before and after, and commits it.
+    async fn finish_user_change(
+        &self,
+        txn: sea_orm::DatabaseTransaction,
+        before: User,
+        actor: &Actor,
+    ) -> StoreResult<User> {
+        let after = load_user(&txn, before.id).await?;
+        record(
+            &txn,
+            actor,
+            AuditAction::Update,
+            "user",
+            Some(before.id.0),
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
+        self.commit_write(txn, RegistryChange::Other).await?;
+        Ok(after)
     }
 
     /// Opens the transaction of a change to a user, with the user as it was.
@@ -542,7 +606,7 @@ impl Store {
             Some(&created),
         )
         .await?;
-        txn.commit().await?;
+        self.commit_write(txn, RegistryChange::Other).await?;
         Ok(created)
     }
 
@@ -595,7 +659,7 @@ impl Store {
             Some(&after),
         )
         .await?;
-        txn.commit().await?;
+        self.commit_write(txn, RegistryChange::Other).await?;
         Ok(after)
     }
 
@@ -626,27 +690,6 @@ impl Store {
         }
         key_of(row).map(Some)
     }
-}
-
-/// Audits a change to a user with its before and after, and commits it.
-async fn finish_user_change(
-    txn: sea_orm::DatabaseTransaction,
-    before: User,
-    actor: &Actor,
-) -> StoreResult<User> {
-    let after = load_user(&txn, before.id).await?;
-    record(
-        &txn,
-        actor,
-        AuditAction::Update,
-        "user",
-        Some(before.id.0),
-        Some(&before),
-        Some(&after),
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(after)
 }
 
 async fn set_organisations<C: ConnectionTrait>(

@@ -205,9 +205,7 @@ impl Store {
         let outcomes: Vec<ImportOutcome> = outcomes.into_iter().flatten().collect();
         Store::check_overlaps_in(&txn, &written, &created_ids, self.overlap_min_score).await?;
         let change = RegistryChange::Interventions(written.iter().map(|w| w.id).collect());
-        change.announce(&txn).await?;
-        txn.commit().await?;
-        self.note_change(change);
+        self.commit_write(txn, change).await?;
         Ok(outcomes)
     }
 

@@ -18,11 +18,11 @@ use concord_domain::values::{
 use concord_domain::{ValidationError, ValidationErrors};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use crate::areas::{contains_pattern, pcodes_by_area_id};
+use crate::areas::contains_pattern;
 use crate::audit::{self, Actor, AuditAction};
 use crate::changes::RegistryChange;
 use crate::entity::{
@@ -440,30 +440,34 @@ pub(crate) async fn assemble<C: ConnectionTrait>(
                     .map_err(|_| corrupt("intervention_sector.percentage"))?,
             });
     }
-    let location_rows = intervention_location::Entity::find()
+    // Locations come with their P-codes in one statement.
+    let location_rows: Vec<(i64, Option<i64>, String)> = intervention_location::Entity::find()
+        .select_only()
+        .column(intervention_location::Column::InterventionId)
+        .column(intervention_location::Column::Target)
+        .column(area::Column::Pcode)
+        .join(
+            JoinType::InnerJoin,
+            intervention_location::Entity::belongs_to(area::Entity)
+                .from(intervention_location::Column::AreaId)
+                .to(area::Column::Id)
+                .into(),
+        )
         .filter(intervention_location::Column::InterventionId.is_in(ids.clone()))
         .order_by_asc(intervention_location::Column::Id)
+        .into_tuple()
         .all(db)
         .await?;
-    let area_ids: HashSet<i64> = location_rows.iter().map(|l| l.area_id).collect();
-    let pcodes = pcodes_by_area_id(db, area_ids).await?;
     let mut locations: HashMap<i64, Vec<Location>> = HashMap::new();
-    for l in location_rows {
-        let pcode = pcodes
-            .get(&l.area_id)
-            .and_then(|p| Pcode::parse(p).ok())
-            .ok_or_else(|| corrupt("intervention_location.area_id"))?;
-        locations
-            .entry(l.intervention_id)
-            .or_default()
-            .push(Location {
-                pcode,
-                target: l
-                    .target
-                    .map(|t| PeopleCount::parse("target", t))
-                    .transpose()
-                    .map_err(|_| corrupt("intervention_location.target"))?,
-            });
+    for (intervention, target, pcode) in location_rows {
+        let pcode = Pcode::parse(&pcode).map_err(|_| corrupt("intervention_location.area_id"))?;
+        locations.entry(intervention).or_default().push(Location {
+            pcode,
+            target: target
+                .map(|t| PeopleCount::parse("target", t))
+                .transpose()
+                .map_err(|_| corrupt("intervention_location.target"))?,
+        });
     }
     let mut participants: HashMap<i64, Vec<Participation>> = HashMap::new();
     for p in intervention_participant::Entity::find()
@@ -597,9 +601,7 @@ impl Store {
         )
         .await?;
         let change = RegistryChange::Interventions(vec![stored.id]);
-        change.announce(&txn).await?;
-        txn.commit().await?;
-        self.note_change(change);
+        self.commit_write(txn, change).await?;
         Ok(WrittenIntervention {
             intervention: stored,
             overlaps,
@@ -659,9 +661,7 @@ impl Store {
         let change = RegistryChange::Interventions(
             written.iter().map(|(id, _)| InterventionId(*id)).collect(),
         );
-        change.announce(&txn).await?;
-        txn.commit().await?;
-        self.note_change(change);
+        self.commit_write(txn, change).await?;
         Ok(written.len() as u64)
     }
 
@@ -727,9 +727,7 @@ impl Store {
         )
         .await?;
         let change = RegistryChange::Interventions(vec![stored.id]);
-        change.announce(&txn).await?;
-        txn.commit().await?;
-        self.note_change(change);
+        self.commit_write(txn, change).await?;
         Ok(WrittenIntervention {
             intervention: stored,
             overlaps,
@@ -777,9 +775,7 @@ impl Store {
         )
         .await?;
         let change = RegistryChange::Interventions(vec![id]);
-        change.announce(&txn).await?;
-        txn.commit().await?;
-        self.note_change(change);
+        self.commit_write(txn, change).await?;
         Ok(())
     }
 

@@ -113,9 +113,7 @@ impl Store {
     pub async fn upsert_need(&self, record: &NewNeed, actor: &Actor) -> StoreResult<Need> {
         let txn = self.begin_write().await?;
         let saved = upsert_need_in(&txn, record, actor).await?;
-        RegistryChange::Needs.announce(&txn).await?;
-        txn.commit().await?;
-        self.note_change(RegistryChange::Needs);
+        self.commit_write(txn, RegistryChange::Needs).await?;
         Ok(saved)
     }
 
@@ -125,9 +123,7 @@ impl Store {
         for record in records {
             upsert_need_in(&txn, record, actor).await?;
         }
-        RegistryChange::Needs.announce(&txn).await?;
-        txn.commit().await?;
-        self.note_change(RegistryChange::Needs);
+        self.commit_write(txn, RegistryChange::Needs).await?;
         Ok(records.len() as u64)
     }
 }
@@ -302,9 +298,7 @@ impl Store {
         )
         .await?;
         let change = RegistryChange::Interventions(vec![record.intervention]);
-        change.announce(&txn).await?;
-        txn.commit().await?;
-        self.note_change(change);
+        self.commit_write(txn, change).await?;
         Ok(saved)
     }
 

@@ -71,7 +71,7 @@ impl Store {
             Some(&created),
         )
         .await?;
-        txn.commit().await?;
+        self.commit_write(txn, crate::RegistryChange::Other).await?;
         Ok(created)
     }
 

@@ -20,6 +20,7 @@ use sea_orm::{
 };
 
 use crate::audit::{self, Actor, AuditAction};
+use crate::changes::RegistryChange;
 use crate::entity::{area, intervention, need, overlap_finding, overlap_review};
 use crate::interventions::{assemble, in_any_sector, located_at_any, located_in_any, readable};
 use crate::organisations::corrupt;
@@ -976,7 +977,7 @@ impl Store {
         if new_ids.len() <= 1_000 {
             notify(&txn, &new_ids).await?;
         }
-        txn.commit().await?;
+        self.commit_write(txn, RegistryChange::Other).await?;
         Ok(Recomputation {
             candidates: total,
             findings: findings.len() as u64,
@@ -1140,7 +1141,7 @@ impl Store {
             Some(&saved.status.code()),
         )
         .await?;
-        txn.commit().await?;
+        self.commit_write(txn, RegistryChange::Other).await?;
         Ok(saved)
     }
 }
