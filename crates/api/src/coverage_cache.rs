@@ -166,7 +166,8 @@ impl CoverageCache {
     }
 
     /// Records what other replicas announce. A dropped connection may have missed changes,
-    /// so listening again starts from a full rebuild.
+    /// so listening again starts from a full rebuild; while it is down, nothing is known to
+    /// be current (`Store::hears_others`).
     async fn listen(&self) {
         let mut interrupted = false;
         loop {
@@ -175,9 +176,11 @@ impl CoverageCache {
                     if interrupted {
                         self.0.store.note_change(RegistryChange::Everything);
                     }
+                    self.0.store.set_hearing_others(true);
                     while let Ok(change) = listener.next().await {
                         self.0.store.note_change(change);
                     }
+                    self.0.store.set_hearing_others(false);
                     tracing::warn!("registry change notifications interrupted; listening again");
                     interrupted = true;
                 }

@@ -18,6 +18,7 @@ mod observability;
 mod paging;
 pub mod rate_limit;
 mod resolvers;
+pub mod response_cache;
 mod scalars;
 mod types;
 
@@ -90,6 +91,7 @@ pub(crate) struct AppState {
     coverage: coverage_cache::CoverageCache,
     authenticator: Authenticator,
     limits: limits::HttpLimits,
+    responses: response_cache::ResponseCache,
 }
 
 /// The HTTP surface: `POST /graphql`, GraphiQL at `GET /graphql`, subscriptions over
@@ -110,7 +112,8 @@ pub fn router_with_limits(
 }
 
 /// The router over a coverage cache the caller keeps a handle on (benchmarks wait for it).
-/// Benchmarks measure the API, not the rate limiter: no rate limits here.
+/// Benchmarks measure the API, not the rate limiter nor answers kept from an earlier
+/// identical question: no rate limits and no response cache here.
 pub fn router_with(
     store: Store,
     authenticator: Authenticator,
@@ -119,6 +122,7 @@ pub fn router_with(
 ) -> Router {
     let limits = ApiLimits {
         rate: RateLimits::off(),
+        response_cache_bytes: 0,
         ..ApiLimits::default()
     };
     build_router(store, authenticator, events, cache, &limits)
@@ -146,6 +150,7 @@ fn build_router(
         coverage: cache,
         authenticator,
         limits: limits::HttpLimits::new(limits),
+        responses: response_cache::ResponseCache::new(limits.response_cache_bytes),
     };
     Router::new()
         .route("/graphql", get(limits::get_graphql).post(graphql))
@@ -192,7 +197,12 @@ async fn graphql(State(state): State<AppState>, request: axum::extract::Request)
         };
         let response = match admitted.batch {
             async_graphql::BatchRequest::Single(request) => {
-                async_graphql::BatchResponse::Single(run(request).await)
+                let introspection = !production || admitted.caller.principal.is_signed_in();
+                let answer = answer_once(&state, request, &admitted.caller, introspection, run);
+                match answer.await {
+                    Answer::Kept(body) => return kept_answer(body),
+                    Answer::Computed(response) => async_graphql::BatchResponse::Single(response),
+                }
             }
             async_graphql::BatchRequest::Batch(requests) => {
                 let mut responses = Vec::with_capacity(requests.len());
@@ -205,6 +215,63 @@ async fn graphql(State(state): State<AppState>, request: axum::extract::Request)
         GraphQLResponse::from(response).into_response()
     })
     .await
+}
+
+enum Answer {
+    Kept(axum::body::Bytes),
+    Computed(async_graphql::Response),
+}
+
+/// One operation, answered from the response cache when it holds the answer, and kept
+/// there when the answer may be.
+async fn answer_once<F, R>(
+    state: &AppState,
+    request: async_graphql::Request,
+    caller: &access::Caller,
+    introspection: bool,
+    run: F,
+) -> Answer
+where
+    F: FnOnce(async_graphql::Request) -> R,
+    R: std::future::Future<Output = async_graphql::Response>,
+{
+    let started = std::time::Instant::now();
+    // Writes journaled by other processes (SQLite) move the generation once read; a
+    // failed read only means nothing is kept this time.
+    let heard = state.store.poll_changes().await.is_ok() && state.store.hears_others();
+    let slot = heard
+        .then(|| {
+            state
+                .responses
+                .slot(&request, caller, introspection, state.store.generation())
+        })
+        .flatten();
+    let Some(slot) = slot else {
+        return Answer::Computed(run(request).await);
+    };
+    if let Some(hit) = state.responses.get(&slot) {
+        metrics::record_kept_answer(&hit.operation, started);
+        return Answer::Kept(hit.body);
+    }
+    let verdict = std::sync::Arc::new(response_cache::Verdict::default());
+    let response = run(request.data(verdict.clone())).await;
+    let kept = state
+        .responses
+        .put(slot, &verdict, &response, state.store.generation());
+    metrics::record_computed_answer(kept);
+    Answer::Computed(response)
+}
+
+/// A kept answer, sent as async-graphql sends a computed one.
+fn kept_answer(body: axum::body::Bytes) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/graphql-response+json",
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// Runs one GraphQL request for a caller, with fresh loaders: the only way requests reach

@@ -54,6 +54,8 @@ pub const DEFAULT_MAX_BATCH: usize = 5;
 pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Documents kept for persisted queries.
 pub const DEFAULT_PERSISTED_QUERIES: usize = 1000;
+/// Memory kept for answers of the response cache: 64 MiB.
+pub const DEFAULT_RESPONSE_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Deepest bracket nesting (`{`, `[`, `(`) of a document's text, and deepest chain of
 /// selection sets and fragment spreads: far beyond any real query, well within the stack.
@@ -94,6 +96,8 @@ pub struct ApiLimits {
     pub production: bool,
     /// Documents kept for persisted queries (APQ); zero turns them off.
     pub persisted_queries: usize,
+    /// Memory for answers kept by the response cache; zero turns it off.
+    pub response_cache_bytes: usize,
     pub rate: RateLimits,
 }
 
@@ -110,6 +114,7 @@ impl Default for ApiLimits {
             query_timeout: DEFAULT_QUERY_TIMEOUT,
             production: false,
             persisted_queries: DEFAULT_PERSISTED_QUERIES,
+            response_cache_bytes: DEFAULT_RESPONSE_CACHE_BYTES,
             rate: RateLimits::default(),
         }
     }
@@ -205,6 +210,8 @@ struct RequestLimits {
 struct Operation {
     kind: OperationType,
     introspection_only: bool,
+    /// Every top-level field reads the registry: the answer may be kept.
+    registry_reads: bool,
 }
 
 impl RequestLimits {
@@ -307,9 +314,17 @@ impl Extension for RequestLimits {
         next: NextExecute<'_>,
     ) -> Response {
         let timeout = self.limits.query_timeout;
-        let query = self
-            .operation()
-            .is_none_or(|o| o.kind == OperationType::Query);
+        let operation = self.operation();
+        if let (Some(verdict), Some(operation)) = (
+            ctx.data_opt::<Arc<crate::response_cache::Verdict>>(),
+            operation,
+        ) {
+            verdict.operation(
+                &crate::metrics::operation_label_of(operation_name),
+                operation.kind == OperationType::Query && operation.registry_reads,
+            );
+        }
+        let query = operation.is_none_or(|o| o.kind == OperationType::Query);
         if !query || timeout.is_zero() {
             return next.run(ctx, operation_name).await;
         }
@@ -445,6 +460,7 @@ fn measure_with(
             selected = Some(Operation {
                 kind: operation.node.ty,
                 introspection_only: root.only_introspection,
+                registry_reads: root.registry_reads,
             });
         }
     }
@@ -572,6 +588,7 @@ impl<'a> Counter<'a> {
 struct Root {
     introspects: bool,
     only_introspection: bool,
+    registry_reads: bool,
 }
 
 /// Whether an operation's top-level fields (through fragments) ask for the schema.
@@ -584,11 +601,16 @@ fn root_fields(document: &ExecutableDocument, operation: &OperationDefinition) -
     ) {
         for selection in &set.items {
             match &selection.node {
-                Selection::Field(field) => match field.node.name.node.as_str() {
-                    "__schema" | "__type" => root.introspects = true,
-                    "__typename" => {}
-                    _ => root.only_introspection = false,
-                },
+                Selection::Field(field) => {
+                    let name = field.node.name.node.as_str();
+                    root.registry_reads &= crate::response_cache::REGISTRY_READS.contains(&name)
+                        && field.node.directives.is_empty();
+                    match name {
+                        "__schema" | "__type" => root.introspects = true,
+                        "__typename" => {}
+                        _ => root.only_introspection = false,
+                    }
+                }
                 Selection::InlineFragment(fragment) => {
                     walk(document, &fragment.node.selection_set.node, seen, root)
                 }
@@ -606,6 +628,7 @@ fn root_fields(document: &ExecutableDocument, operation: &OperationDefinition) -
     let mut root = Root {
         introspects: false,
         only_introspection: true,
+        registry_reads: true,
     };
     walk(
         document,

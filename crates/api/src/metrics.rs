@@ -29,6 +29,7 @@ pub const POOL_MAX: &str = "concord_db_pool_max_connections";
 pub const GAPS_DURATION: &str = "concord_gap_computation_duration_seconds";
 pub const COVERAGE_DURATION: &str = "concord_coverage_computation_duration_seconds";
 pub const WRITE_DURATION: &str = "concord_intervention_write_duration_seconds";
+pub const RESPONSE_CACHE: &str = "concord_response_cache_total";
 
 /// Operation names get a label of their own up to this many; later ones count as `other`.
 /// Clients name operations freely, and every label value is a time series kept forever.
@@ -83,6 +84,10 @@ fn describe() {
         GRAPHQL_DURATION,
         Unit::Seconds,
         "GraphQL request latency (parse, validation, execution) by operation name"
+    );
+    describe_counter!(
+        RESPONSE_CACHE,
+        "Queries by what the response cache did: hit (answered from memory), kept (computed and kept), passed (computed, not keepable)"
     );
     describe_gauge!(
         POOL_CONNECTIONS,
@@ -182,6 +187,24 @@ fn seen_operations() -> &'static Mutex<HashSet<String>> {
     SEEN.get_or_init(Default::default)
 }
 
+/// The label a request's metrics are counted under.
+pub(crate) fn operation_label_of(operation_name: Option<&str>) -> String {
+    operation_label(seen_operations(), operation_name)
+}
+
+/// Counts and times an answer given from the response cache, under its operation's label.
+pub(crate) fn record_kept_answer(operation: &str, started: Instant) {
+    counter!(RESPONSE_CACHE, "outcome" => "hit").increment(1);
+    counter!(GRAPHQL_REQUESTS, "operation" => operation.to_owned(), "outcome" => "ok").increment(1);
+    metrics::histogram!(GRAPHQL_DURATION, "operation" => operation.to_owned())
+        .record(started.elapsed());
+}
+
+/// Counts a query the response cache saw computed: kept or not.
+pub(crate) fn record_computed_answer(kept: bool) {
+    counter!(RESPONSE_CACHE, "outcome" => if kept { "kept" } else { "passed" }).increment(1);
+}
+
 /// The schema extension that counts and times GraphQL requests by operation name.
 pub struct GraphQlMetrics;
 
@@ -225,7 +248,7 @@ impl Extension for RequestMetrics {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> async_graphql::Response {
-        let label = operation_label(seen_operations(), operation_name);
+        let label = operation_label_of(operation_name);
         *self.operation.lock().unwrap_or_else(|e| e.into_inner()) = Some(label);
         next.run(ctx, operation_name).await
     }

@@ -134,11 +134,7 @@ async fn statements_for_a_page(url: &str, first: usize) -> usize {
         oidc: None,
     })
     .unwrap();
-    let authenticator = Authenticator {
-        tokens: Arc::new(tokens),
-        store: store.clone(),
-        public_read: true,
-    };
+    let authenticator = Authenticator::new(Arc::new(tokens), store.clone(), true);
     let events = concord_api::events::OverlapEvents::start(&store).await;
     let schema = concord_api::schema(store.clone(), authenticator, events);
     let query = format!(

@@ -239,11 +239,7 @@ async fn measure(
         oidc: None,
     })
     .map_err(|e| anyhow!("{e}"))?;
-    let authenticator = Authenticator {
-        tokens: Arc::new(tokens),
-        store: store.clone(),
-        public_read: false,
-    };
+    let authenticator = Authenticator::new(Arc::new(tokens), store.clone(), false);
     let session = authenticator
         .start_session(viewer.id)
         .await

@@ -173,10 +173,10 @@ impl AuthArgs {
             oidc,
         })
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok(Authenticator {
-            tokens: Arc::new(tokens),
+        Ok(Authenticator::new(
+            Arc::new(tokens),
             store,
-            public_read: self.public_read,
-        })
+            self.public_read,
+        ))
     }
 }

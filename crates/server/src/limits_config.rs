@@ -8,7 +8,7 @@ use anyhow::bail;
 use clap::{Args, ValueEnum};
 use concord_api::limits::{
     DEFAULT_MAX_ALIASES, DEFAULT_MAX_BATCH, DEFAULT_MAX_COMPLEXITY, DEFAULT_MAX_DEPTH,
-    DEFAULT_MAX_DIRECTIVES, DEFAULT_PERSISTED_QUERIES,
+    DEFAULT_MAX_DIRECTIVES, DEFAULT_PERSISTED_QUERIES, DEFAULT_RESPONSE_CACHE_BYTES,
 };
 use concord_api::rate_limit::{
     DEFAULT_LOGIN_PER_ACCOUNT, DEFAULT_LOGIN_PER_ADDRESS, DEFAULT_REQUEST_BURST,
@@ -90,6 +90,10 @@ pub struct LimitArgs {
     /// Documents kept for persisted queries (APQ); 0 turns persisted queries off.
     #[arg(long, env = "CONCORD_PERSISTED_QUERIES", default_value_t = DEFAULT_PERSISTED_QUERIES)]
     pub persisted_queries: usize,
+
+    /// Memory in MiB for answers kept by the response cache; 0 turns it off.
+    #[arg(long, env = "CONCORD_RESPONSE_CACHE_MB", default_value_t = DEFAULT_RESPONSE_CACHE_BYTES / (1024 * 1024))]
+    pub response_cache_mb: usize,
 }
 
 /// `0`, a number of seconds, or a number with `ms`, `s` or `m`.
@@ -128,6 +132,7 @@ impl LimitArgs {
             query_timeout: self.query_timeout,
             production: self.environment == Environment::Production,
             persisted_queries: self.persisted_queries,
+            response_cache_bytes: self.response_cache_mb.saturating_mul(1024 * 1024),
             rate: RateLimits {
                 requests_per_second: self.rate_limit,
                 request_burst: self.rate_burst,

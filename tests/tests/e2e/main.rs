@@ -14,6 +14,7 @@ mod needs;
 mod operations;
 mod organisations;
 mod overlaps;
+mod response_cache;
 mod security;
 mod support;
 

@@ -7,12 +7,14 @@ pub mod tokens;
 
 pub use jsonwebtoken::Algorithm;
 
-use std::sync::Arc;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
 
 use axum::http::HeaderMap;
 use chrono::{Duration, Utc};
-use concord_domain::access::{Principal, Role};
+use concord_domain::access::{Principal, Role, UserId};
 use concord_store::{Actor, RefreshRefusal, Store};
+use lru::LruCache;
 
 use crate::access::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -30,6 +32,26 @@ pub struct Authenticator {
     pub tokens: Arc<TokenService>,
     pub store: Store,
     pub public_read: bool,
+    principals: PrincipalCache,
+}
+
+/// People signed in recently, as they were at a store generation: any recorded write
+/// (a role, an organisation, a deactivation, of this process or another) retires them all.
+#[derive(Clone)]
+struct PrincipalCache(Arc<Mutex<LruCache<UserId, KeptPrincipal>>>);
+
+/// The generation it was read at, the principal, and the label the audit trail names.
+type KeptPrincipal = (u64, Principal, String);
+
+/// People kept in the principal cache.
+const PRINCIPALS_KEPT: usize = 10_000;
+
+impl Default for PrincipalCache {
+    fn default() -> Self {
+        PrincipalCache(Arc::new(Mutex::new(LruCache::new(
+            NonZeroUsize::new(PRINCIPALS_KEPT).unwrap_or(NonZeroUsize::MIN),
+        ))))
+    }
 }
 
 /// A signed-in session: a short-lived access token and the refresh token that renews it.
@@ -44,6 +66,45 @@ pub struct Session {
 }
 
 impl Authenticator {
+    pub fn new(tokens: Arc<TokenService>, store: Store, public_read: bool) -> Self {
+        Authenticator {
+            tokens,
+            store,
+            public_read,
+            principals: PrincipalCache::default(),
+        }
+    }
+
+    /// The principal of an active user, from memory when nothing was written since it was
+    /// read.
+    async fn principal_for_user(&self, user: UserId) -> ApiResult<Option<(Principal, String)>> {
+        let heard = self.store.poll_changes().await.is_ok() && self.store.hears_others();
+        let generation = self.store.generation();
+        if heard
+            && let Some((at, principal, label)) = self
+                .principals
+                .0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&user)
+            && *at == generation
+        {
+            return Ok(Some((principal.clone(), label.clone())));
+        }
+        let found = self.store.principal_for_user(user).await?;
+        if heard
+            && self.store.generation() == generation
+            && let Some((principal, label)) = &found
+        {
+            self.principals
+                .0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .put(user, (generation, principal.clone(), label.clone()));
+        }
+        Ok(found)
+    }
+
     /// No credentials make an anonymous caller; bad credentials are refused outright, so a
     /// client with an expired token learns it instead of silently seeing less.
     pub async fn authenticate(&self, headers: &HeaderMap) -> ApiResult<Caller> {
@@ -120,7 +181,6 @@ impl Authenticator {
             ),
         };
         let (mut principal, label) = self
-            .store
             .principal_for_user(user_id)
             .await?
             .ok_or(ApiError::Unauthenticated)?;

@@ -130,6 +130,13 @@ async fn record_restricted_reads(
         })
         .map(|i| i.id.0)
         .collect();
+    if outside.is_empty() {
+        return Ok(());
+    }
+    // Every such read is audited, so this answer must not be given again from memory.
+    if let Some(verdict) = ctx.data_opt::<std::sync::Arc<crate::response_cache::Verdict>>() {
+        verdict.audited();
+    }
     Ok(store(ctx)
         .record_restricted_reads(access::actor(ctx), &outside)
         .await?)

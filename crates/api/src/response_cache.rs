@@ -1,0 +1,387 @@
+//! Answers to repeated reads kept in memory: the same question from the same caller, asked
+//! again before anything was written, gets the answer already computed.
+//!
+//! An answer is kept only when it is certain to be what the database would give again:
+//! - the operation is a query whose top-level fields all read the registry (interventions,
+//!   organisations, areas, sectors, needs, overlaps, gaps, coverage, who-what-where), not
+//!   the caller's own account, users, API keys or the audit trail, which change without a
+//!   registry write;
+//! - it carries no error, and reading it wrote no audit event (a RESTRICTED record read by
+//!   an outsider is audited on every read, so such answers are never kept);
+//! - no write was recorded while it was computed, and writes of other processes are being
+//!   heard (`Store::hears_others`).
+//!
+//! Any recorded write, of this process or another, moves the store's generation and so
+//! retires every kept answer at once. The key is the whole caller (role, organisations,
+//! scope), the document, the operation name and the variables, compared in full: an answer
+//! never reaches a caller other than the one it was computed for.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use lru::LruCache;
+
+use crate::access::Caller;
+
+/// Top-level query fields whose answers depend only on the registry and the caller.
+pub(crate) const REGISTRY_READS: &[&str] = &[
+    "organisations",
+    "organisation",
+    "areas",
+    "area",
+    "sectors",
+    "interventions",
+    "intervention",
+    "needs",
+    "overlaps",
+    "gaps",
+    "coverage",
+    "whoWhatWhere",
+    "__typename",
+];
+
+/// An answer larger than this is not kept: it would push many small ones out.
+const MAX_ENTRY_BYTES: usize = 1024 * 1024;
+
+/// The kept answers, bounded by their total size.
+#[derive(Clone)]
+pub struct ResponseCache(Option<Arc<Mutex<Kept>>>);
+
+struct Kept {
+    entries: LruCache<u64, Entry>,
+    bytes: usize,
+    max_bytes: usize,
+    hasher: RandomState,
+}
+
+struct Entry {
+    key: String,
+    generation: u64,
+    operation: Arc<str>,
+    body: Bytes,
+}
+
+/// A kept answer, with the operation label its metrics are counted under.
+pub(crate) struct Hit {
+    pub operation: Arc<str>,
+    pub body: Bytes,
+}
+
+/// What one request's execution found out about keeping its answer, shared between the
+/// handler and the schema (request data).
+#[derive(Default)]
+pub(crate) struct Verdict {
+    registry_query: AtomicBool,
+    audited: AtomicBool,
+    operation: Mutex<Option<Arc<str>>>,
+}
+
+impl Verdict {
+    /// Set once the document is measured: the operation to run, and whether it only reads
+    /// the registry.
+    pub(crate) fn operation(&self, label: &str, registry_query: bool) {
+        self.registry_query.store(registry_query, Ordering::SeqCst);
+        *self.operation.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::from(label));
+    }
+
+    /// Set when reading wrote to the audit trail: the next read must write again.
+    pub(crate) fn audited(&self) {
+        self.audited.store(true, Ordering::SeqCst);
+    }
+
+    fn keepable(&self) -> Option<Arc<str>> {
+        if !self.registry_query.load(Ordering::SeqCst) || self.audited.load(Ordering::SeqCst) {
+            return None;
+        }
+        self.operation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// Where a request's answer would be kept: computed before the request runs.
+pub(crate) struct Slot {
+    key: String,
+    hash: u64,
+    generation: u64,
+}
+
+impl ResponseCache {
+    /// A cache of at most `max_bytes` of answers; zero turns it off.
+    pub fn new(max_bytes: usize) -> Self {
+        if max_bytes == 0 {
+            return ResponseCache(None);
+        }
+        ResponseCache(Some(Arc::new(Mutex::new(Kept {
+            entries: LruCache::unbounded(),
+            bytes: 0,
+            max_bytes,
+            hasher: RandomState::new(),
+        }))))
+    }
+
+    pub fn off() -> Self {
+        ResponseCache(None)
+    }
+
+    /// The slot of a request, if its answer could be kept: one operation sent as JSON, with
+    /// its document, no upload and no request extensions. `introspection` is whether this caller may introspect.
+    pub(crate) fn slot(
+        &self,
+        request: &async_graphql::Request,
+        caller: &Caller,
+        introspection: bool,
+        generation: u64,
+    ) -> Option<Slot> {
+        let kept = self.0.as_ref()?;
+        // Extensions ask the schema for more than an answer (a persisted query registered):
+        // such requests always run.
+        if !request.uploads.is_empty()
+            || request.query.is_empty()
+            || !request.extensions.0.is_empty()
+        {
+            return None;
+        }
+        let variables = serde_json::to_string(&request.variables).ok()?;
+        // Debug output of the principal names every field that decides what it may read.
+        let key = format!(
+            "{:?}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+            caller.principal,
+            caller.public_read,
+            introspection,
+            request.operation_name.as_deref().unwrap_or(""),
+            variables,
+            request.query,
+        );
+        let hash = kept
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .hasher
+            .hash_one(&key);
+        Some(Slot {
+            key,
+            hash,
+            generation,
+        })
+    }
+
+    /// The kept answer for a slot, if it was computed at the current generation.
+    pub(crate) fn get(&self, slot: &Slot) -> Option<Hit> {
+        let mut kept = self.0.as_ref()?.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = kept.entries.get(&slot.hash)?;
+        if entry.key != slot.key {
+            return None;
+        }
+        if entry.generation != slot.generation {
+            let stale = kept.entries.pop(&slot.hash);
+            kept.bytes -= stale.map_or(0, |e| e.key.len() + e.body.len());
+            return None;
+        }
+        Some(Hit {
+            operation: entry.operation.clone(),
+            body: entry.body.clone(),
+        })
+    }
+
+    /// Keeps an answer if the verdict allows it and nothing was written while it was
+    /// computed (`generation_after` is the generation once it was).
+    pub(crate) fn put(
+        &self,
+        slot: Slot,
+        verdict: &Verdict,
+        response: &async_graphql::Response,
+        generation_after: u64,
+    ) -> bool {
+        let Some(kept) = self.0.as_ref() else {
+            return false;
+        };
+        if generation_after != slot.generation || !response.is_ok() {
+            return false;
+        }
+        let Some(operation) = verdict.keepable() else {
+            return false;
+        };
+        let Ok(body) = serde_json::to_vec(response) else {
+            return false;
+        };
+        let size = slot.key.len() + body.len();
+        let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
+        if size > MAX_ENTRY_BYTES.min(kept.max_bytes) {
+            return false;
+        }
+        let replaced = kept.entries.put(
+            slot.hash,
+            Entry {
+                key: slot.key,
+                generation: slot.generation,
+                operation,
+                body: Bytes::from(body),
+            },
+        );
+        kept.bytes += size;
+        kept.bytes -= replaced.map_or(0, |e| e.key.len() + e.body.len());
+        while kept.bytes > kept.max_bytes {
+            match kept.entries.pop_lru() {
+                Some((_, e)) => kept.bytes -= e.key.len() + e.body.len(),
+                None => break,
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use concord_domain::access::{Principal, Role, UserId};
+    use concord_domain::organisation::OrganisationId;
+
+    fn caller(organisation: i64) -> Caller {
+        let mut caller = Caller::anonymous(false);
+        caller.principal = Principal::User {
+            id: UserId(organisation),
+            role: Role::Viewer,
+            organisations: vec![OrganisationId(organisation)],
+            scope: Default::default(),
+        };
+        caller
+    }
+
+    fn answered(verdict: &Verdict) -> async_graphql::Response {
+        verdict.operation("List", true);
+        async_graphql::Response::new(
+            async_graphql::Value::from_json(
+                serde_json::json!({ "interventions": { "totalCount": 3 } }),
+            )
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn an_answer_is_kept_for_its_caller_and_generation_only() {
+        let cache = ResponseCache::new(1 << 20);
+        let request = async_graphql::Request::new("{ interventions { totalCount } }");
+        let verdict = Verdict::default();
+        let slot = cache.slot(&request, &caller(1), true, 7).unwrap();
+        assert!(cache.get(&slot).is_none());
+        assert!(cache.put(slot, &verdict, &answered(&verdict), 7));
+        let again = cache.slot(&request, &caller(1), true, 7).unwrap();
+        let hit = cache.get(&again).expect("kept");
+        assert_eq!(&*hit.operation, "List");
+        assert!(
+            std::str::from_utf8(&hit.body)
+                .unwrap()
+                .contains("totalCount")
+        );
+        // Another organisation's viewer asks the same question: not the same answer.
+        assert!(
+            cache
+                .get(&cache.slot(&request, &caller(2), true, 7).unwrap())
+                .is_none()
+        );
+        // Other variables, another question.
+        let other = async_graphql::Request::new("{ interventions { totalCount } }").variables(
+            async_graphql::Variables::from_json(serde_json::json!({ "a": 1 })),
+        );
+        assert!(
+            cache
+                .get(&cache.slot(&other, &caller(1), true, 7).unwrap())
+                .is_none()
+        );
+        // A write since: gone.
+        assert!(
+            cache
+                .get(&cache.slot(&request, &caller(1), true, 8).unwrap())
+                .is_none()
+        );
+        assert!(
+            cache
+                .get(&cache.slot(&request, &caller(1), true, 7).unwrap())
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn answers_written_around_or_audited_or_failed_are_not_kept() {
+        let cache = ResponseCache::new(1 << 20);
+        let request = async_graphql::Request::new("{ interventions { totalCount } }");
+        // A write landed while it was computed.
+        let verdict = Verdict::default();
+        let slot = cache.slot(&request, &caller(1), true, 1).unwrap();
+        assert!(!cache.put(slot, &verdict, &answered(&verdict), 2));
+        // The read was audited.
+        let verdict = Verdict::default();
+        let response = answered(&verdict);
+        verdict.audited();
+        let slot = cache.slot(&request, &caller(1), true, 1).unwrap();
+        assert!(!cache.put(slot, &verdict, &response, 1));
+        // Not only registry reads.
+        let verdict = Verdict::default();
+        let response = answered(&verdict);
+        verdict.operation("Me", false);
+        let slot = cache.slot(&request, &caller(1), true, 1).unwrap();
+        assert!(!cache.put(slot, &verdict, &response, 1));
+        // An error.
+        let verdict = Verdict::default();
+        verdict.operation("List", true);
+        let failed =
+            async_graphql::Response::from_errors(vec![async_graphql::ServerError::new("no", None)]);
+        let slot = cache.slot(&request, &caller(1), true, 1).unwrap();
+        assert!(!cache.put(slot, &verdict, &failed, 1));
+        // Never measured (refused before execution).
+        let verdict = Verdict::default();
+        let slot = cache.slot(&request, &caller(1), true, 1).unwrap();
+        let ok = async_graphql::Response::new(async_graphql::Value::Null);
+        assert!(!cache.put(slot, &verdict, &ok, 1));
+        assert!(
+            cache
+                .get(&cache.slot(&request, &caller(1), true, 1).unwrap())
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn the_size_bound_evicts_the_least_recently_used() {
+        let entry_size = {
+            let cache = ResponseCache::new(1 << 20);
+            let verdict = Verdict::default();
+            let request = async_graphql::Request::new("{ a0: interventions { totalCount } }");
+            let slot = cache.slot(&request, &caller(1), true, 1).unwrap();
+            let key = slot.key.len();
+            key + serde_json::to_vec(&answered(&verdict)).unwrap().len()
+        };
+        let cache = ResponseCache::new(entry_size * 3);
+        let ask = |i: usize| {
+            async_graphql::Request::new(format!("{{ a{i}: interventions {{ totalCount }} }}"))
+        };
+        for i in 0..5 {
+            let verdict = Verdict::default();
+            let slot = cache.slot(&ask(i), &caller(1), true, 1).unwrap();
+            assert!(cache.put(slot, &verdict, &answered(&verdict), 1));
+        }
+        let kept: Vec<bool> = (0..5)
+            .map(|i| {
+                cache
+                    .get(&cache.slot(&ask(i), &caller(1), true, 1).unwrap())
+                    .is_some()
+            })
+            .collect();
+        assert_eq!(kept, [false, false, true, true, true]);
+        assert!(
+            ResponseCache::off()
+                .slot(&ask(0), &caller(1), true, 1)
+                .is_none()
+        );
+        // Registering a persisted query must reach the schema.
+        let mut persisted = ask(0);
+        persisted.extensions.0.insert(
+            "persistedQuery".to_owned(),
+            async_graphql::Value::from_json(serde_json::json!({ "version": 1 })).unwrap(),
+        );
+        assert!(cache.slot(&persisted, &caller(1), true, 1).is_none());
+    }
+}
