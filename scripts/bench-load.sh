@@ -2,9 +2,9 @@
 # Load benchmark: Concord against PostGraphile 4 reading the same PostgreSQL tables.
 #
 # Builds the release `concord`, loads `concord demo --size $DEMO_SIZE` into a fresh
-# PostgreSQL database, serves it, signs in as an administrator (RESTRICTED records are
-# read too, as PostGraphile reads every row), and measures two queries with wrk at
-# $CONNECTIONS connections:
+# PostgreSQL database, serves it, signs in ($ROLE), and measures two queries with wrk at
+# $CONNECTIONS connections, twice: as served by default (repeated questions answered from
+# the response cache) and with the response cache off:
 #   list    a 20-row interventions page with each one's organisation and sectors
 #   nested  interventions > locations > area > parent area, about 100 objects
 # Then PostGraphile 4 (`--schema public --disable-default-mutations`, no watch, no query
@@ -24,6 +24,8 @@
 #                RESTRICTED record, and each such read by an outsider is written to the
 #                audit trail, so an ADMIN run measures audit writes too
 #   POOL         database connections of each server (16)
+#   CACHE_MB     Concord's response cache in the first run (64, the default); a second
+#                run always measures Concord with it off, every request computed
 #   WORK_DIR     scratch directory, PostGraphile's install is kept there (target/bench-load)
 #   CONCORD_BIN  use this binary instead of building target/release/concord
 #   KEEP_DB=1    keep the database afterwards
@@ -42,6 +44,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
 ROLE=${ROLE:-VIEWER}
 POOL=${POOL:-16}
+CACHE_MB=${CACHE_MB:-64}
 WORK_DIR=${WORK_DIR:-target/bench-load}
 KEEP_DB=${KEEP_DB:-0}
 
@@ -210,51 +213,68 @@ run_load() {
 FAILED=0
 
 # ----------------------------------------------------------------------------------------
-log "starting concord serve"
-# Emptied first: the loop below must not read a previous run's address.
-: >"$WORK_DIR/concord.out"
-# Both servers talk to PostgreSQL over loopback without TLS (PostGraphile's default; sqlx
-# would otherwise negotiate TLS, which costs a quarter of Concord's CPU here).
-CONCORD_DATABASE_URL="$DB_URL?sslmode=disable" CONCORD_DATA_DIR=$WORK_DIR/data CONCORD_DATABASE_POOL=$POOL \
-    CONCORD_RATE_LIMIT=0 CONCORD_LOGIN_LIMIT_ACCOUNT=0 CONCORD_LOGIN_LIMIT_IP=0 RUST_LOG=warn \
-    "$BIN" serve --bind 127.0.0.1:0 >"$WORK_DIR/concord.out" 2>"$WORK_DIR/concord.err" &
-SERVER_PID=$!
-address=""
-for _ in $(seq 1 600); do
-    address=$(sed -n 's/^concord listening on //p' "$WORK_DIR/concord.out")
-    [ -n "$address" ] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || die "concord serve stopped: $(cat "$WORK_DIR/concord.err")"
-    sleep 0.1
-done
-[ -n "$address" ] || die "concord serve printed no address"
-for _ in $(seq 1 600); do
-    curl -sf "$address/readyz" >/dev/null && break
-    sleep 0.2
-done
-curl -sf "$address/readyz" >/dev/null || die "concord did not become ready at $address"
+# run_concord NAME CACHE_MB: serves the database with the given response cache (0: off),
+# measures both queries; sets CONCORD_LIST, CONCORD_NESTED, CONCORD_IDLE and CONCORD_PEAK.
+run_concord() {
+    local name=$1 cache_mb=$2
+    log "starting concord serve ($name, response cache ${cache_mb} MiB)"
+    # Emptied first: the loop below must not read a previous run's address.
+    : >"$WORK_DIR/concord.out"
+    # Both servers talk to PostgreSQL over loopback without TLS (PostGraphile's default;
+    # sqlx would otherwise negotiate TLS, which costs a quarter of Concord's CPU here).
+    CONCORD_DATABASE_URL="$DB_URL?sslmode=disable" CONCORD_DATA_DIR=$WORK_DIR/data CONCORD_DATABASE_POOL=$POOL \
+        CONCORD_RATE_LIMIT=0 CONCORD_LOGIN_LIMIT_ACCOUNT=0 CONCORD_LOGIN_LIMIT_IP=0 RUST_LOG=warn \
+        CONCORD_RESPONSE_CACHE_MB=$cache_mb \
+        "$BIN" serve --bind 127.0.0.1:0 >"$WORK_DIR/concord.out" 2>"$WORK_DIR/concord.err" &
+    SERVER_PID=$!
+    address=""
+    for _ in $(seq 1 600); do
+        address=$(sed -n 's/^concord listening on //p' "$WORK_DIR/concord.out")
+        [ -n "$address" ] && break
+        kill -0 "$SERVER_PID" 2>/dev/null || die "concord serve stopped: $(cat "$WORK_DIR/concord.err")"
+        sleep 0.1
+    done
+    [ -n "$address" ] || die "concord serve printed no address"
+    for _ in $(seq 1 600); do
+        curl -sf "$address/readyz" >/dev/null && break
+        sleep 0.2
+    done
+    curl -sf "$address/readyz" >/dev/null || die "concord did not become ready at $address"
+
+    TOKEN=$(login)
+    [ -n "$TOKEN" ] || die "cannot sign in to concord"
+    # The coverage index builds in the background at start; idle means after it.
+    sleep 2
+    CONCORD_IDLE=$(rss_kb "$SERVER_PID")
+
+    log "$name ($DEMO_SIZE interventions, $CONNECTIONS connections, $DURATION per query)"
+    PEAK_RSS=0
+    run_load "$name-list" "$address/graphql" "$WORK_DIR/concord-list.json" "$TOKEN" "$SERVER_PID"
+    CONCORD_LIST=$RESULT_JSON
+    # Sign in again: an access token lives 15 minutes, the runs may take longer.
+    TOKEN=$(login)
+    run_load "$name-nested" "$address/graphql" "$WORK_DIR/concord-nested.json" "$TOKEN" "$SERVER_PID"
+    CONCORD_NESTED=$RESULT_JSON
+    CONCORD_PEAK=$PEAK_RSS
+    kill "$SERVER_PID" && wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+}
 
 login() {
     curl -sf "$address/graphql" -H 'content-type: application/json' --data \
         "{\"query\":\"mutation(\$e: String!, \$p: String!) { login(email: \$e, password: \$p) { accessToken } }\",\"variables\":{\"e\":\"$ADMIN_EMAIL\",\"p\":\"$ADMIN_PASSWORD\"}}" |
         sed -n 's/.*"accessToken":"\([^"]*\)".*/\1/p'
 }
-TOKEN=$(login)
-[ -n "$TOKEN" ] || die "cannot sign in to concord"
-# The coverage index builds in the background at start; idle means after it.
-sleep 2
-concord_idle=$(rss_kb "$SERVER_PID")
 
-log "concord ($DEMO_SIZE interventions, $CONNECTIONS connections, $DURATION per query)"
-PEAK_RSS=0
-run_load concord-list "$address/graphql" "$WORK_DIR/concord-list.json" "$TOKEN" "$SERVER_PID"
-concord_list=$RESULT_JSON
-# Sign in again: an access token lives 15 minutes, the runs may take longer.
-TOKEN=$(login)
-run_load concord-nested "$address/graphql" "$WORK_DIR/concord-nested.json" "$TOKEN" "$SERVER_PID"
-concord_nested=$RESULT_JSON
-concord_peak=$PEAK_RSS
-kill "$SERVER_PID" && wait "$SERVER_PID" 2>/dev/null || true
-SERVER_PID=""
+# As served by default: a repeated question from the same caller is answered from the
+# response cache until something is written.
+run_concord concord "$CACHE_MB"
+concord_list=$CONCORD_LIST concord_nested=$CONCORD_NESTED
+concord_idle=$CONCORD_IDLE concord_peak=$CONCORD_PEAK
+# Every request computed: what a first question, or one after a write, costs.
+run_concord concord-uncached 0
+uncached_list=$CONCORD_LIST uncached_nested=$CONCORD_NESTED
+uncached_idle=$CONCORD_IDLE uncached_peak=$CONCORD_PEAK
 
 # ----------------------------------------------------------------------------------------
 PGL_DIR=$WORK_DIR/postgraphile
@@ -314,6 +334,12 @@ cat <<EOF
     "rss_idle_kb": $concord_idle,
     "rss_peak_under_load_kb": $concord_peak
   },
+  "concord_uncached": {
+    "list": $uncached_list,
+    "nested": $uncached_nested,
+    "rss_idle_kb": $uncached_idle,
+    "rss_peak_under_load_kb": $uncached_peak
+  },
   "postgraphile": {
     "list": $pgl_list,
     "nested": $pgl_nested,
@@ -323,6 +349,10 @@ cat <<EOF
   "concord_over_postgraphile": {
     "list": $(ratios "$concord_list" "$pgl_list"),
     "nested": $(ratios "$concord_nested" "$pgl_nested")
+  },
+  "concord_uncached_over_postgraphile": {
+    "list": $(ratios "$uncached_list" "$pgl_list"),
+    "nested": $(ratios "$uncached_nested" "$pgl_nested")
   }
 }
 EOF

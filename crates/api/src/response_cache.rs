@@ -55,11 +55,26 @@ struct Kept {
     bytes: usize,
     max_bytes: usize,
     hasher: RandomState,
+    /// The newest generation seen: every entry is of it.
+    generation: u64,
+}
+
+impl Kept {
+    /// Whether answers of `generation` may be kept and given: not those of a request that
+    /// began before a newer write was seen. A newer generation retires every entry at once,
+    /// so memory holds only answers that can still be given.
+    fn current(&mut self, generation: u64) -> bool {
+        if generation > self.generation {
+            self.entries.clear();
+            self.bytes = 0;
+            self.generation = generation;
+        }
+        generation == self.generation
+    }
 }
 
 struct Entry {
     key: String,
-    generation: u64,
     operation: Arc<str>,
     body: Bytes,
 }
@@ -121,6 +136,7 @@ impl ResponseCache {
             bytes: 0,
             max_bytes,
             hasher: RandomState::new(),
+            generation: 0,
         }))))
     }
 
@@ -172,13 +188,11 @@ impl ResponseCache {
     /// The kept answer for a slot, if it was computed at the current generation.
     pub(crate) fn get(&self, slot: &Slot) -> Option<Hit> {
         let mut kept = self.0.as_ref()?.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = kept.entries.get(&slot.hash)?;
-        if entry.key != slot.key {
+        if !kept.current(slot.generation) {
             return None;
         }
-        if entry.generation != slot.generation {
-            let stale = kept.entries.pop(&slot.hash);
-            kept.bytes -= stale.map_or(0, |e| e.key.len() + e.body.len());
+        let entry = kept.entries.get(&slot.hash)?;
+        if entry.key != slot.key {
             return None;
         }
         Some(Hit {
@@ -210,14 +224,13 @@ impl ResponseCache {
         };
         let size = slot.key.len() + body.len();
         let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
-        if size > MAX_ENTRY_BYTES.min(kept.max_bytes) {
+        if size > MAX_ENTRY_BYTES.min(kept.max_bytes) || !kept.current(slot.generation) {
             return false;
         }
         let replaced = kept.entries.put(
             slot.hash,
             Entry {
                 key: slot.key,
-                generation: slot.generation,
                 operation,
                 body: Bytes::from(body),
             },
@@ -292,7 +305,7 @@ mod tests {
                 .get(&cache.slot(&other, &caller(1), true, 7).unwrap())
                 .is_none()
         );
-        // A write since: gone.
+        // A write since: gone, and a request that began before it keeps nothing.
         assert!(
             cache
                 .get(&cache.slot(&request, &caller(1), true, 8).unwrap())
@@ -303,6 +316,9 @@ mod tests {
                 .get(&cache.slot(&request, &caller(1), true, 7).unwrap())
                 .is_none()
         );
+        let late = cache.slot(&request, &caller(1), true, 7).unwrap();
+        assert!(!cache.put(late, &verdict, &answered(&verdict), 7));
+        assert_eq!(cache.0.as_ref().unwrap().lock().unwrap().bytes, 0);
     }
 
     #[test]
