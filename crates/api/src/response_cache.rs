@@ -13,8 +13,9 @@
 //!
 //! Any recorded write, of this process or another, moves the store's generation and so
 //! retires every kept answer at once. The key is the whole caller (role, organisations,
-//! scope), the document, the operation name and the variables, compared in full: an answer
-//! never reaches a caller other than the one it was computed for.
+//! scope), the document, the operation name, the variables and the day, compared in full:
+//! an answer never reaches a caller other than the one it was computed for, nor outlives
+//! the day it was computed on.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
@@ -163,9 +164,11 @@ impl ResponseCache {
             return None;
         }
         let variables = serde_json::to_string(&request.variables).ok()?;
-        // Debug output of the principal names every field that decides what it may read.
+        // Debug output of the principal names every field that decides what it may read;
+        // gaps depend on today's date (the current year, what ends soon).
         let key = format!(
-            "{:?}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+            "{}\u{0}{:?}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+            chrono::Utc::now().date_naive(),
             caller.principal,
             caller.public_read,
             introspection,

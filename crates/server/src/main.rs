@@ -22,6 +22,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use concord_store::Store;
 
+// glibc's allocator keeps what a burst allocated in per-thread arenas, so a long-running
+// server's resident memory steps up and stays there; mimalloc returns freed pages.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The coordination registry for human security.
 #[derive(Parser, Debug)]
 #[command(name = "concord", version, about)]
