@@ -321,6 +321,18 @@ impl TestApp {
         response["data"].clone()
     }
 
+    /// The server's Prometheus metrics, as text.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// Runs a CLI command against this server's database.
     pub async fn cli(&self, args: &[&str]) -> (bool, String, String) {
         run_cli(&self.database.url, args).await
@@ -339,6 +351,12 @@ impl TestApp {
 }
 
 /// The `extensions.code` of the first error of a response.
+/// The value of one series (name and labels exactly as exported) in metrics text.
+pub fn metric_value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+}
+
 pub fn error_code(response: &Value) -> &str {
     response["errors"][0]["extensions"]["code"]
         .as_str()

@@ -8,7 +8,7 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use concord_e2e::{Backend, TestApp, TestDatabase, binary};
+use concord_e2e::{Backend, TestApp, TestDatabase, binary, metric_value};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, TransactionTrait};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -372,11 +372,6 @@ async fn readyz_follows_the_database_without_a_restart() {
 }
 
 // ---------------------------------------------------------------------------------------
-
-fn metric_value(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-}
 
 #[tokio::test]
 async fn metrics_count_and_time_named_operations() {

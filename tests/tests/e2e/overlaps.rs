@@ -291,15 +291,7 @@ async fn concurrent_writers_all_land(app: &TestApp) {
     assert_eq!(open["overlaps"]["totalCount"], 66, "{pairs:?}");
 
     // Each of the eighteen creations timed the overlap engine.
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     let engine_runs: f64 = metrics
         .lines()
         .find(|l| {

@@ -11,23 +11,11 @@ use crate::support::{create_intervention, create_organisation, seed_areas, water
 const PAGE: &str = "query Page { interventions(first: 50) { totalCount edges { node { id title visibility reportingOrganisation { name } } } } }";
 
 async fn cache_hits(app: &TestApp) -> f64 {
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|line| {
-            line.strip_prefix(r#"concord_response_cache_total{outcome="hit"}"#)?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0.0)
+    concord_e2e::metric_value(
+        &app.metrics().await,
+        r#"concord_response_cache_total{outcome="hit"}"#,
+    )
+    .unwrap_or(0.0)
 }
 
 fn titles(page: &Value) -> Vec<String> {

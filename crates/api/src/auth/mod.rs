@@ -76,9 +76,9 @@ impl Authenticator {
     }
 
     /// The principal of an active user, from memory when nothing was written since it was
-    /// read.
+    /// read (other processes' writes were polled at the start of `authenticate`).
     async fn principal_for_user(&self, user: UserId) -> ApiResult<Option<(Principal, String)>> {
-        let heard = self.store.poll_changes().await.is_ok() && self.store.hears_others();
+        let heard = self.store.hears_others();
         let generation = self.store.generation();
         if heard
             && let Some((at, principal, label)) = self
@@ -108,6 +108,9 @@ impl Authenticator {
     /// No credentials make an anonymous caller; bad credentials are refused outright, so a
     /// client with an expired token learns it instead of silently seeing less.
     pub async fn authenticate(&self, headers: &HeaderMap) -> ApiResult<Caller> {
+        // Writes journaled by other processes (SQLite) are read once per request, here,
+        // before anything kept in memory (a principal, an answer) is trusted.
+        self.store.poll_changes().await?;
         let client = headers
             .get(axum::http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
