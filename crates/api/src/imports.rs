@@ -241,7 +241,7 @@ fn document_error(e: &iati::DocumentError) -> ApiError {
 
 /// Imports IATI activity files. `open` is called once per pass and must give the same
 /// bytes each time.
-pub async fn import_iati<R: BufRead>(
+pub async fn import_iati<R: BufRead + Send + 'static>(
     store: &Store,
     principal: &Principal,
     actor: &Actor,
@@ -255,8 +255,9 @@ pub async fn import_iati<R: BufRead>(
 
     // First pass: what cannot be imported.
     let reader = IatiReader::new(open().map_err(io_error)?).map_err(|e| document_error(&e))?;
+    let mut verdicts = ReadAhead::new(reader, |verdict| verdict);
     let mut batch = Vec::new();
-    for verdict in reader {
+    while let Some(verdict) = verdicts.next().await {
         match verdict.map_err(|e| document_error(&e))? {
             ActivityVerdict::Accepted(accepted) => {
                 report.read += 1;
@@ -298,18 +299,29 @@ pub async fn import_iati<R: BufRead>(
 
     // Second pass: write the rest.
     let reader = IatiReader::new(open().map_err(io_error)?).map_err(|e| document_error(&e))?;
-    let mut written = 0;
-    for verdict in reader {
-        if let ActivityVerdict::Accepted(accepted) = verdict.map_err(|e| document_error(&e))? {
-            batch.push((accepted.activity, accepted.line));
+    // The source document is built on the reading thread too.
+    let mut accepted = ReadAhead::new(reader, |verdict| match verdict {
+        ActivityVerdict::Accepted(accepted) => {
+            let document = serde_json::to_string(&accepted.activity);
+            Some((accepted.activity, accepted.line, document))
         }
-        if batch.len() == BATCH {
+        ActivityVerdict::Rejected(_) => None,
+    });
+    let mut writing = Vec::new();
+    let mut written = 0;
+    while let Some(read) = accepted.next().await {
+        if let Some((activity, line, document)) = read.map_err(|e| document_error(&e))? {
+            let document =
+                document.map_err(|e| ApiError::Internal(format!("IATI source document: {e}")))?;
+            writing.push((activity, line, document));
+        }
+        if writing.len() == BATCH {
             written += write_iati_batch(
                 store,
                 principal,
                 actor,
                 &mut directory,
-                &mut batch,
+                &mut writing,
                 &mut report,
             )
             .await?;
@@ -321,7 +333,7 @@ pub async fn import_iati<R: BufRead>(
         principal,
         actor,
         &mut directory,
-        &mut batch,
+        &mut writing,
         &mut report,
     )
     .await?;
@@ -331,24 +343,71 @@ pub async fn import_iati<R: BufRead>(
     Ok(report)
 }
 
+/// Items of a file read on a blocking thread, a few chunks ahead of their consumer and
+/// mapped there: while the database writes one batch, the other core parses the next.
+/// Reading stops after the first error (passed on) or when this is dropped.
+struct ReadAhead<T, E> {
+    chunks: tokio::sync::mpsc::Receiver<Vec<Result<T, E>>>,
+    current: std::vec::IntoIter<Result<T, E>>,
+}
+
+/// Items handed over at once: enough to make the hand-over cheap, few enough that the
+/// reader is never far ahead of the writer.
+const READ_AHEAD_CHUNK: usize = 64;
+
+impl<T: Send + 'static, E: Send + 'static> ReadAhead<T, E> {
+    fn new<V, I>(items: I, map: impl Fn(V) -> T + Send + 'static) -> Self
+    where
+        I: Iterator<Item = Result<V, E>> + Send + 'static,
+    {
+        let (send, chunks) = tokio::sync::mpsc::channel(BATCH / READ_AHEAD_CHUNK);
+        tokio::task::spawn_blocking(move || {
+            let mut chunk = Vec::with_capacity(READ_AHEAD_CHUNK);
+            for item in items {
+                let failed = item.is_err();
+                chunk.push(item.map(&map));
+                if failed || chunk.len() == READ_AHEAD_CHUNK {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(READ_AHEAD_CHUNK));
+                    if send.blocking_send(full).is_err() || failed {
+                        return;
+                    }
+                }
+            }
+            if !chunk.is_empty() {
+                // A consumer that has gone no longer wants it.
+                let _ = send.blocking_send(chunk);
+            }
+        });
+        ReadAhead {
+            chunks,
+            current: Vec::new().into_iter(),
+        }
+    }
+
+    async fn next(&mut self) -> Option<Result<T, E>> {
+        loop {
+            if let Some(item) = self.current.next() {
+                return Some(item);
+            }
+            self.current = self.chunks.recv().await?.into_iter();
+        }
+    }
+}
+
 fn io_error(e: std::io::Error) -> ApiError {
     ApiError::invalid("file", &format!("cannot read the file: {e}"))
 }
 
 /// Places of a batch: the level-0 areas of its countries exist from the shipped country
 /// list; its administrative codes are P-codes only when an area has them.
-async fn iati_places(
+async fn iati_places<'a>(
     store: &Store,
-    activities: &[(IatiActivity, u64)],
+    activities: impl Iterator<Item = &'a IatiActivity> + Clone,
 ) -> ApiResult<BTreeSet<String>> {
     let codes: BTreeSet<String> = activities
-        .iter()
-        .flat_map(|(a, _)| a.location_administrative.iter().map(|l| l.code.clone()))
-        .chain(
-            activities
-                .iter()
-                .flat_map(|(a, _)| mapping::iati_countries(a)),
-        )
+        .clone()
+        .flat_map(|a| a.location_administrative.iter().map(|l| l.code.clone()))
+        .chain(activities.flat_map(mapping::iati_countries))
         .collect();
     known_pcodes(store, codes).await
 }
@@ -361,7 +420,7 @@ async fn check_iati_batch(
     report: &mut ImportReport,
     names: &mut Vec<String>,
 ) -> ApiResult<()> {
-    let known = iati_places(store, batch).await?;
+    let known = iati_places(store, batch.iter().map(|(a, _)| a)).await?;
     let any_org = principal.is_admin();
     for (activity, line) in batch.drain(..) {
         for need in mapping::iati_organisations(&activity) {
@@ -392,7 +451,7 @@ async fn write_iati_batch(
     principal: &Principal,
     actor: &Actor,
     directory: &mut Directory,
-    batch: &mut Vec<(IatiActivity, u64)>,
+    batch: &mut Vec<(IatiActivity, u64, String)>,
     report: &mut ImportReport,
 ) -> ApiResult<u64> {
     if batch.is_empty() {
@@ -400,19 +459,19 @@ async fn write_iati_batch(
     }
     let countries: Vec<String> = batch
         .iter()
-        .flat_map(|(a, _)| mapping::iati_countries(a))
+        .flat_map(|(a, _, _)| mapping::iati_countries(a))
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
     store.ensure_countries(&countries, actor).await?;
-    let known = iati_places(store, batch).await?;
+    let known = iati_places(store, batch.iter().map(|(a, _, _)| a)).await?;
     let needs: Vec<OrganisationNeed> = batch
         .iter()
-        .flat_map(|(a, _)| mapping::iati_organisations(a))
+        .flat_map(|(a, _, _)| mapping::iati_organisations(a))
         .collect();
     directory.resolve_all(store, &needs, actor).await?;
     let mut records = Vec::with_capacity(batch.len());
-    for (activity, line) in batch.drain(..) {
+    for (activity, line, document) in batch.drain(..) {
         let resolve = |key: &OrganisationKey| directory.find(key);
         let input = mapping::iati_to_input(&activity, &resolve, &|c: &str| known.contains(c))
             .map_err(|e| iati_problem(&e));
@@ -420,8 +479,6 @@ async fn write_iati_batch(
         let Ok(record) = checked(input, principal, line) else {
             continue;
         };
-        let document = serde_json::to_value(&activity)
-            .map_err(|e| ApiError::Internal(format!("IATI source document: {e}")))?;
         records.push(ImportRecord {
             record,
             source: Some(SourceDocument {
@@ -521,7 +578,7 @@ impl<'a> ExportPages<'a> {
                 .map(|i| {
                     let stored = sources
                         .get(&i.id)
-                        .and_then(|(_, s)| serde_json::from_value(s.document.clone()).ok());
+                        .and_then(|(_, s)| serde_json::from_str(&s.document).ok());
                     (i, stored)
                 })
                 .collect(),
@@ -654,7 +711,7 @@ pub async fn import_who_what_where<R: Read>(
             let Ok(record) = checked(input, principal, row.line) else {
                 continue;
             };
-            let document = serde_json::to_value(row)
+            let document = serde_json::to_string(row)
                 .map_err(|e| ApiError::Internal(format!("3W source row: {e}")))?;
             records.push(ImportRecord {
                 record,

@@ -4,16 +4,16 @@
 
 use chrono::{DateTime, Utc};
 use concord_domain::access::{ApiKeyId, ReadScope, UserId};
-use sea_orm::sea_query::Query;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde::Serialize;
 
 use crate::entity::{audit_event, intervention};
 use crate::interventions::readable;
-use crate::{Page, PageRequest, Store, StoreResult};
+use crate::{Page, PageRequest, Store, StoreResult, json_text};
 
 /// Who did something, and through which client.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -90,31 +90,68 @@ pub struct AuditFilter {
     pub scope: Option<ReadScope>,
 }
 
-fn to_json<T: Serialize>(value: &T) -> Option<serde_json::Value> {
-    serde_json::to_value(value).ok()
+/// A snapshot as JSON text: serialized once, straight to text, not through a
+/// `serde_json::Value` tree that the insert would clone and serialize again.
+fn to_json<T: Serialize>(value: &T) -> Option<String> {
+    serde_json::to_string(value).ok()
 }
 
-fn row(
+/// The columns of an event, in the order [`event`] gives their values.
+const EVENT_COLUMNS: [audit_event::Column; 10] = [
+    audit_event::Column::At,
+    audit_event::Column::ActorUserId,
+    audit_event::Column::ActorApiKeyId,
+    audit_event::Column::Actor,
+    audit_event::Column::Client,
+    audit_event::Column::Action,
+    audit_event::Column::Entity,
+    audit_event::Column::EntityId,
+    audit_event::Column::Before,
+    audit_event::Column::After,
+];
+
+fn event(
+    backend: DbBackend,
     actor: &Actor,
     action: AuditAction,
     entity: &str,
     entity_id: Option<i64>,
-    before: Option<serde_json::Value>,
-    after: Option<serde_json::Value>,
-) -> audit_event::ActiveModel {
-    audit_event::ActiveModel {
-        at: Set(Utc::now()),
-        actor_user_id: Set(actor.user.map(|u| u.0)),
-        actor_api_key_id: Set(actor.api_key.map(|k| k.0)),
-        actor: Set(actor.label.chars().take(320).collect()),
-        client: Set(actor.client.as_ref().map(|c| c.chars().take(200).collect())),
-        action: Set(action.code().to_owned()),
-        entity: Set(entity.to_owned()),
-        entity_id: Set(entity_id),
-        before: Set(before),
-        after: Set(after),
-        ..Default::default()
+    before: Option<String>,
+    after: Option<String>,
+) -> [Expr; 10] {
+    [
+        Expr::val(Utc::now()),
+        Expr::val(actor.user.map(|u| u.0)),
+        Expr::val(actor.api_key.map(|k| k.0)),
+        Expr::val(actor.label.chars().take(320).collect::<String>()),
+        Expr::val(
+            actor
+                .client
+                .as_ref()
+                .map(|c| c.chars().take(200).collect::<String>()),
+        ),
+        Expr::val(action.code()),
+        Expr::val(entity),
+        Expr::val(entity_id),
+        json_text(backend, before),
+        json_text(backend, after),
+    ]
+}
+
+/// Appends events in statements of at most 1,000 rows.
+async fn insert_events<C: ConnectionTrait>(db: &C, events: Vec<[Expr; 10]>) -> StoreResult<()> {
+    let mut events = events.into_iter().peekable();
+    while events.peek().is_some() {
+        let mut insert = Query::insert();
+        insert
+            .into_table(audit_event::Entity)
+            .columns(EVENT_COLUMNS);
+        for values in events.by_ref().take(1000) {
+            insert.values_panic(values);
+        }
+        db.execute(&insert).await?;
     }
+    Ok(())
 }
 
 /// Appends one event, inside the caller's transaction.
@@ -127,17 +164,20 @@ pub(crate) async fn record<C: ConnectionTrait, B: Serialize, A: Serialize>(
     before: Option<&B>,
     after: Option<&A>,
 ) -> StoreResult<()> {
-    audit_event::Entity::insert(row(
-        actor,
-        action,
-        entity,
-        entity_id,
-        before.and_then(to_json),
-        after.and_then(to_json),
-    ))
-    .exec(db)
-    .await?;
-    Ok(())
+    let backend = db.get_database_backend();
+    insert_events(
+        db,
+        vec![event(
+            backend,
+            actor,
+            action,
+            entity,
+            entity_id,
+            before.and_then(to_json),
+            after.and_then(to_json),
+        )],
+    )
+    .await
 }
 
 /// Appends one event per created entity, in batches.
@@ -147,25 +187,25 @@ pub(crate) async fn record_created<C: ConnectionTrait, A: Serialize>(
     entity: &str,
     created: &[(i64, &A)],
 ) -> StoreResult<()> {
-    let rows: Vec<_> = created
-        .iter()
-        .map(|(id, after)| {
-            row(
-                actor,
-                AuditAction::Create,
-                entity,
-                Some(*id),
-                None,
-                to_json(after),
-            )
-        })
-        .collect();
-    for chunk in rows.chunks(1000) {
-        audit_event::Entity::insert_many(chunk.to_vec())
-            .exec(db)
-            .await?;
-    }
-    Ok(())
+    let backend = db.get_database_backend();
+    insert_events(
+        db,
+        created
+            .iter()
+            .map(|(id, after)| {
+                event(
+                    backend,
+                    actor,
+                    AuditAction::Create,
+                    entity,
+                    Some(*id),
+                    None,
+                    to_json(after),
+                )
+            })
+            .collect(),
+    )
+    .await
 }
 
 fn audit_condition(filter: &AuditFilter) -> Condition {
@@ -258,22 +298,25 @@ impl Store {
         if interventions.is_empty() {
             return Ok(());
         }
-        let rows: Vec<_> = interventions
-            .iter()
-            .map(|id| {
-                row(
-                    actor,
-                    AuditAction::Read,
-                    "intervention",
-                    Some(*id),
-                    None,
-                    None,
-                )
-            })
-            .collect();
-        audit_event::Entity::insert_many(rows)
-            .exec(&self.db)
-            .await?;
+        let backend = self.db.get_database_backend();
+        insert_events(
+            &self.db,
+            interventions
+                .iter()
+                .map(|id| {
+                    event(
+                        backend,
+                        actor,
+                        AuditAction::Read,
+                        "intervention",
+                        Some(*id),
+                        None,
+                        None,
+                    )
+                })
+                .collect(),
+        )
+        .await?;
         Ok(())
     }
 }

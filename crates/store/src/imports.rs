@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use concord_domain::area::{AdminLevel, NewArea, Pcode};
 use concord_domain::intervention::{Intervention, InterventionId, NewIntervention};
 use concord_domain::reference;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
 };
@@ -21,7 +22,7 @@ use crate::interventions::{
     assemble, assemble_one, delete_children, duplicate_external_id, insert_children,
     resolve_references, row_values,
 };
-use crate::{Store, StoreError, StoreResult};
+use crate::{Store, StoreError, StoreResult, json_text};
 
 /// The document an intervention was imported from, kept so an export in the same format
 /// gives back what Concord does not model (other-language narratives, transactions...).
@@ -31,7 +32,8 @@ pub struct SourceDocument {
     pub format: String,
     /// The publisher's own last-updated time, when the format has one.
     pub updated_at: Option<DateTime<Utc>>,
-    pub document: serde_json::Value,
+    /// The document as JSON text, written to the database as it is.
+    pub document: String,
 }
 
 /// One record to import.
@@ -79,9 +81,13 @@ fn supersedes(
     match (incoming_time, stored_time) {
         (Some(new), Some(old)) => new > old,
         _ => {
+            // Compared as values: key order and spacing are not a difference.
+            let incoming_document = incoming
+                .source
+                .as_ref()
+                .map(|s| serde_json::from_str::<serde_json::Value>(&s.document).ok());
             incoming.record != stored.record
-                || incoming.source.as_ref().map(|s| &s.document)
-                    != stored_source.map(|s| &s.document)
+                || incoming_document != stored_source.map(|s| Some(s.document.clone()))
         }
     }
 }
@@ -232,7 +238,7 @@ impl Store {
                         SourceDocument {
                             format: s.format,
                             updated_at: s.source_updated_at,
-                            document: s.document,
+                            document: s.document.to_string(),
                         },
                     ),
                 );
@@ -322,6 +328,14 @@ impl Store {
     }
 }
 
+/// What the database gives a new intervention row.
+struct WrittenRow {
+    id: i64,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
 /// Writes the new records of an import in a few statements per 500 records: rows, then
 /// children, audit events and source documents, each in bulk.
 async fn create_all<C: ConnectionTrait>(
@@ -337,8 +351,18 @@ async fn create_all<C: ConnectionTrait>(
             .exec(txn)
             .await
             .map_err(|e| duplicate_external_id(e.into()))?;
-        // Ids are read back by the natural key: RETURNING order is not guaranteed.
-        let rows: HashMap<(i64, String), intervention::Model> = intervention::Entity::find()
+        // Ids are read back by the natural key: RETURNING order is not guaranteed. Only
+        // what the written record lacks is read.
+        let rows: HashMap<(i64, String), WrittenRow> = intervention::Entity::find()
+            .select_only()
+            .columns([
+                intervention::Column::ReportingOrganisationId,
+                intervention::Column::ExternalId,
+                intervention::Column::Id,
+                intervention::Column::Version,
+                intervention::Column::CreatedAt,
+                intervention::Column::UpdatedAt,
+            ])
             .filter(
                 intervention::Column::ReportingOrganisationId.is_in(
                     chunk
@@ -347,18 +371,29 @@ async fn create_all<C: ConnectionTrait>(
                 ),
             )
             .filter(
-                intervention::Column::ExternalId
-                    .is_in(chunk.iter().map(|&n| records[n].record.external_id.clone())),
+                intervention::Column::ExternalId.is_in(
+                    chunk
+                        .iter()
+                        .map(|&n| records[n].record.external_id.as_str()),
+                ),
             )
+            .into_tuple::<(i64, String, i64, i64, DateTime<Utc>, DateTime<Utc>)>()
             .all(txn)
             .await?
             .into_iter()
-            .map(|row| {
-                (
-                    (row.reporting_organisation_id, row.external_id.clone()),
-                    row,
-                )
-            })
+            .map(
+                |(organisation, external_id, id, version, created_at, updated_at)| {
+                    (
+                        (organisation, external_id),
+                        WrittenRow {
+                            id,
+                            version,
+                            created_at,
+                            updated_at,
+                        },
+                    )
+                },
+            )
             .collect();
         let mut batch = Vec::with_capacity(chunk.len());
         for &n in chunk {
@@ -379,29 +414,49 @@ async fn create_all<C: ConnectionTrait>(
         insert_children(txn, &children, areas).await?;
         let audited: Vec<(i64, &Intervention)> = batch.iter().map(|i| (i.id.0, i)).collect();
         audit::record_created(txn, actor, "intervention", &audited).await?;
-        let sources: Vec<intervention_source::ActiveModel> = chunk
-            .iter()
-            .zip(&batch)
-            .filter_map(|(&n, i)| records[n].source.as_ref().map(|s| source_row(i, s)))
-            .collect();
-        if !sources.is_empty() {
-            intervention_source::Entity::insert_many(sources)
-                .exec(txn)
-                .await?;
-        }
+        insert_sources(
+            txn,
+            chunk
+                .iter()
+                .zip(&batch)
+                .filter_map(|(&n, i)| records[n].source.as_ref().map(|s| (i, s)))
+                .collect(),
+        )
+        .await?;
         created.extend(batch);
     }
     Ok(created)
 }
 
-fn source_row(written: &Intervention, source: &SourceDocument) -> intervention_source::ActiveModel {
-    intervention_source::ActiveModel {
-        intervention_id: Set(written.id.0),
-        format: Set(source.format.clone()),
-        source_updated_at: Set(source.updated_at),
-        intervention_version: Set(i32::try_from(written.version).unwrap_or(i32::MAX)),
-        document: Set(source.document.clone()),
+/// Writes source documents, their JSON text bound as it is, up to 500 per statement.
+async fn insert_sources<'a, C: ConnectionTrait>(
+    txn: &C,
+    sources: Vec<(&'a Intervention, &'a SourceDocument)>,
+) -> StoreResult<()> {
+    use intervention_source::Column as C;
+    let backend = txn.get_database_backend();
+    let mut sources = sources.into_iter().peekable();
+    while sources.peek().is_some() {
+        let mut insert = Query::insert();
+        insert.into_table(intervention_source::Entity).columns([
+            C::InterventionId,
+            C::Format,
+            C::SourceUpdatedAt,
+            C::InterventionVersion,
+            C::Document,
+        ]);
+        for (written, source) in sources.by_ref().take(500) {
+            insert.values_panic([
+                Expr::val(written.id.0),
+                Expr::val(source.format.as_str()),
+                Expr::val(source.updated_at),
+                Expr::val(i32::try_from(written.version).unwrap_or(i32::MAX)),
+                json_text(backend, Some(source.document.clone())),
+            ]);
+        }
+        txn.execute(&insert).await?;
     }
+    Ok(())
 }
 
 async fn save_source<C: ConnectionTrait>(
@@ -413,10 +468,5 @@ async fn save_source<C: ConnectionTrait>(
         .filter(intervention_source::Column::InterventionId.eq(written.id.0))
         .exec(txn)
         .await?;
-    if let Some(source) = source {
-        intervention_source::Entity::insert(source_row(written, source))
-            .exec(txn)
-            .await?;
-    }
-    Ok(())
+    insert_sources(txn, source.map(|s| (written, s)).into_iter().collect()).await
 }

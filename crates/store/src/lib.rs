@@ -18,6 +18,7 @@ mod overlaps;
 use std::time::Duration;
 
 use concord_migrations::{Migrator, MigratorTrait};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction,
@@ -64,6 +65,18 @@ impl<T> Page<T> {
             items,
             has_next_page,
         }
+    }
+}
+
+/// JSON text bound for a JSON column as it is. Bulk writes serialize straight to text
+/// rather than through a `serde_json::Value` tree that the insert would clone and serialize
+/// again. PostgreSQL's `json` columns take a text parameter only through a cast; SQLite
+/// keeps JSON as text.
+pub(crate) fn json_text(backend: DatabaseBackend, text: Option<String>) -> Expr {
+    let value = Expr::val(text);
+    match backend {
+        DatabaseBackend::Postgres => value.cast_as("json"),
+        _ => value,
     }
 }
 
