@@ -65,6 +65,19 @@ pub type NewInterventionBatch<'a> = &'a [NewIntervention];
 
 /// Interventions working in any of these sectors.
 pub(crate) fn in_any_sector(sectors: &[(SectorVocabulary, String)]) -> Condition {
+    Condition::all().add(
+        intervention::Column::Id.in_subquery(
+            Query::select()
+                .column(intervention_sector::Column::InterventionId)
+                .from(intervention_sector::Entity)
+                .cond_where(sector_rows(sectors))
+                .to_owned(),
+        ),
+    )
+}
+
+/// The sector rows of any of these sectors.
+fn sector_rows(sectors: &[(SectorVocabulary, String)]) -> Condition {
     // One `IN` list per vocabulary: a cluster's crosswalk can name a hundred codes.
     let mut by_vocabulary: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
     for (vocabulary, code) in sectors {
@@ -81,20 +94,17 @@ pub(crate) fn in_any_sector(sectors: &[(SectorVocabulary, String)]) -> Condition
                 .add(intervention_sector::Column::Code.is_in(codes)),
         );
     }
-    Condition::all().add(
-        intervention::Column::Id.in_subquery(
-            Query::select()
-                .column(intervention_sector::Column::InterventionId)
-                .from(intervention_sector::Entity)
-                .cond_where(any)
-                .to_owned(),
-        ),
-    )
+    any
 }
 
 /// Interventions located in any of these areas or below them: one range scan per area on
 /// the materialised path.
 pub(crate) fn located_in_any(paths: &[AreaPath]) -> Condition {
+    located_where(areas_within(paths))
+}
+
+/// Areas in any of these areas or below them.
+pub(crate) fn areas_within(paths: &[AreaPath]) -> Condition {
     let mut any = Condition::any();
     for path in paths {
         let (lower, upper) = path.subtree_range();
@@ -104,15 +114,18 @@ pub(crate) fn located_in_any(paths: &[AreaPath]) -> Condition {
                 .add(Expr::col((area::Entity, area::Column::Path)).lt(upper)),
         );
     }
-    located_where(any)
+    any
 }
 
 /// Interventions with a location at one of these P-codes exactly (the areas above a
 /// written record, say).
 pub(crate) fn located_at_any(pcodes: Vec<String>) -> Condition {
-    located_where(
-        Condition::all().add(Expr::col((area::Entity, area::Column::Pcode)).is_in(pcodes)),
-    )
+    located_where(areas_at(pcodes))
+}
+
+/// Areas with one of these P-codes.
+pub(crate) fn areas_at(pcodes: Vec<String>) -> Condition {
+    Condition::all().add(Expr::col((area::Entity, area::Column::Pcode)).is_in(pcodes))
 }
 
 /// Interventions with a location whose area meets `areas`.
@@ -136,6 +149,57 @@ fn located_where(areas: Condition) -> Condition {
                 .to_owned(),
         ),
     )
+}
+
+/// [`in_any_sector`] as a check of each intervention the rest of the query selects rather
+/// than a list of every matching id: the form for when the other conditions (dates) are
+/// narrower than the sectors.
+pub(crate) fn has_any_sector(sectors: &[(SectorVocabulary, String)]) -> Condition {
+    Condition::all().add(Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(intervention_sector::Entity)
+            .cond_where(
+                Condition::all()
+                    .add(
+                        Expr::col((
+                            intervention_sector::Entity,
+                            intervention_sector::Column::InterventionId,
+                        ))
+                        .equals((intervention::Entity, intervention::Column::Id)),
+                    )
+                    .add(sector_rows(sectors)),
+            )
+            .to_owned(),
+    ))
+}
+
+/// [`located_where`] in the checking form of [`has_any_sector`].
+pub(crate) fn has_location_where(areas: Condition) -> Condition {
+    Condition::all().add(Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(intervention_location::Entity)
+            .inner_join(
+                area::Entity,
+                Expr::col((area::Entity, area::Column::Id)).equals((
+                    intervention_location::Entity,
+                    intervention_location::Column::AreaId,
+                )),
+            )
+            .cond_where(
+                Condition::all()
+                    .add(
+                        Expr::col((
+                            intervention_location::Entity,
+                            intervention_location::Column::InterventionId,
+                        ))
+                        .equals((intervention::Entity, intervention::Column::Id)),
+                    )
+                    .add(areas),
+            )
+            .to_owned(),
+    ))
 }
 
 /// The SQL form of `ReadScope::allows`: the two must always agree.

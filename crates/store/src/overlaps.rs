@@ -22,9 +22,12 @@ use sea_orm::{
 use crate::audit::{self, Actor, AuditAction};
 use crate::changes::RegistryChange;
 use crate::entity::{area, intervention, need, overlap_finding, overlap_review};
-use crate::interventions::{assemble, in_any_sector, located_at_any, located_in_any, readable};
+use crate::interventions::{
+    areas_at, areas_within, assemble, has_any_sector, has_location_where, in_any_sector,
+    located_at_any, located_in_any, readable,
+};
 use crate::organisations::corrupt;
-use crate::{Page, PageRequest, Store, StoreError, StoreResult};
+use crate::{Page, PageRequest, Store, StoreError, StoreResult, json_text};
 
 /// A stored pair as the recomputation reads it: id, the two interventions, kind, status,
 /// review note and score.
@@ -272,11 +275,23 @@ async fn candidates_for<C: ConnectionTrait>(
             .into_iter()
             .collect();
         let paths: Vec<AreaPath> = chunk.iter().map(|p| (*p).clone()).collect();
-        let mut cond = live().add(in_any_sector(&sectors)).add(
-            Condition::any()
-                .add(located_in_any(&paths))
-                .add(located_at_any(ancestors)),
-        );
+        // One record's sectors and areas are narrow enough to list what matches them. A
+        // batch's together match much of the registry, and listing it all would cost each
+        // batch the size of the registry: each row in the batch's span of time is checked
+        // instead.
+        let mut cond = if written.len() == 1 {
+            live().add(in_any_sector(&sectors)).add(
+                Condition::any()
+                    .add(located_in_any(&paths))
+                    .add(located_at_any(ancestors)),
+            )
+        } else {
+            live().add(has_any_sector(&sectors)).add(has_location_where(
+                Condition::any()
+                    .add(areas_within(&paths))
+                    .add(areas_at(ancestors)),
+            ))
+        };
         if let Some(start) = start {
             cond = cond.add(
                 Condition::any()
@@ -369,22 +384,17 @@ async fn upsert_findings<C: ConnectionTrait>(
                         overlap_finding::Entity::update(active).exec(db).await?,
                     )?);
                 }
-                None => fresh.push(open_row(f, now)?),
+                None => fresh.push(f),
             }
         }
         if fresh.is_empty() {
             continue;
         }
-        overlap_finding::Entity::insert_many(fresh).exec(db).await?;
-        let inserted = findings_of_pairs(db, chunk).await?;
-        for f in chunk {
-            let key = (f.a.0, f.b.0, f.kind.code().to_owned());
-            if existing.contains_key(&key) {
-                continue;
-            }
-            let row = inserted.get(&key).ok_or(StoreError::NotFound)?;
-            new.push(row.id);
-            stored.push(finding_of(row.clone())?);
+        let ids = insert_open(db, &fresh, now).await?;
+        for f in fresh {
+            let id = ids[&pair_key(f)];
+            new.push(id);
+            stored.push(opened(id, f, now));
         }
     }
     Ok((stored, new))
@@ -477,79 +487,95 @@ async fn still_present<C: ConnectionTrait>(
 }
 
 /// The row of a newly found pair: OPEN, detected now.
-fn open_row(f: &Finding, now: DateTime<Utc>) -> StoreResult<overlap_finding::ActiveModel> {
-    Ok(overlap_finding::ActiveModel {
-        intervention_a: Set(f.a.0),
-        intervention_b: Set(f.b.0),
-        kind: Set(f.kind.code().to_owned()),
-        score: Set(f.score),
-        reasons: Set(
-            serde_json::to_value(&f.reasons).map_err(|_| corrupt("overlap_finding.reasons"))?
-        ),
-        status: Set(ReviewStatus::Open.code().to_owned()),
-        detected_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    })
+fn pair_key(f: &Finding) -> PairKey {
+    (f.a.0, f.b.0, f.kind.code().to_owned())
+}
+
+/// A finding just inserted: OPEN, not yet reviewed.
+fn opened(id: i64, f: &Finding, now: DateTime<Utc>) -> StoredFinding {
+    StoredFinding {
+        id,
+        finding: f.clone(),
+        status: ReviewStatus::Open,
+        review_note: None,
+        reviewed_by: None,
+        reviewed_at: None,
+        detected_at: now,
+    }
+}
+
+/// Inserts pairs as OPEN findings, up to 500 per statement, and returns each pair's id.
+/// The reasons are bound as JSON text; the ids come back with their pairs (RETURNING gives
+/// them in no promised order).
+async fn insert_open<C: ConnectionTrait>(
+    db: &C,
+    findings: &[&Finding],
+    now: DateTime<Utc>,
+) -> StoreResult<HashMap<PairKey, i64>> {
+    use overlap_finding::Column as C;
+    let backend = db.get_database_backend();
+    let mut ids = HashMap::with_capacity(findings.len());
+    for chunk in findings.chunks(500) {
+        let mut insert = Query::insert();
+        insert.into_table(overlap_finding::Entity).columns([
+            C::InterventionA,
+            C::InterventionB,
+            C::Kind,
+            C::Score,
+            C::Reasons,
+            C::Status,
+            C::DetectedAt,
+            C::UpdatedAt,
+        ]);
+        for f in chunk {
+            let reasons = serde_json::to_string(&f.reasons)
+                .map_err(|_| corrupt("overlap_finding.reasons"))?;
+            insert.values_panic([
+                Expr::val(f.a.0),
+                Expr::val(f.b.0),
+                Expr::val(f.kind.code()),
+                Expr::val(f.score),
+                json_text(backend, Some(reasons)),
+                Expr::val(ReviewStatus::Open.code()),
+                Expr::val(now),
+                Expr::val(now),
+            ]);
+        }
+        insert.returning(Query::returning().columns([
+            C::Id,
+            C::InterventionA,
+            C::InterventionB,
+            C::Kind,
+        ]));
+        for row in db.query_all(&insert).await? {
+            let id: i64 = row.try_get("", "id")?;
+            let a: i64 = row.try_get("", "intervention_a")?;
+            let b: i64 = row.try_get("", "intervention_b")?;
+            let kind: String = row.try_get("", "kind")?;
+            ids.insert((a, b, kind), id);
+        }
+    }
+    if ids.len() != findings.len() {
+        return Err(StoreError::NotFound);
+    }
+    Ok(ids)
 }
 
 /// Stores findings of pairs that cannot be stored yet, as one of their interventions was
-/// created in this transaction: inserted OPEN, with no lookup first and no read back.
+/// created in this transaction: inserted OPEN, with no lookup first.
 async fn insert_findings<C: ConnectionTrait>(
     db: &C,
     findings: &[Finding],
 ) -> StoreResult<(Vec<StoredFinding>, Vec<i64>)> {
-    let mut stored = Vec::with_capacity(findings.len());
     let now = Utc::now();
-    for chunk in findings.chunks(500) {
-        let rows = chunk
-            .iter()
-            .map(|f| open_row(f, now))
-            .collect::<StoreResult<Vec<_>>>()?;
-        let ids = overlap_finding::Entity::insert_many(rows)
-            .exec_with_returning_keys(db)
-            .await?;
-        // RETURNING gives no order; the pair of each id is what the caller needs.
-        let ids = findings_by_ids(db, &ids).await?;
-        for f in chunk {
-            let id = ids
-                .get(&(f.a.0, f.b.0, f.kind.code().to_owned()))
-                .copied()
-                .ok_or(StoreError::NotFound)?;
-            stored.push(StoredFinding {
-                id,
-                finding: f.clone(),
-                status: ReviewStatus::Open,
-                review_note: None,
-                reviewed_by: None,
-                reviewed_at: None,
-                detected_at: now,
-            });
-        }
-    }
+    let all: Vec<&Finding> = findings.iter().collect();
+    let ids = insert_open(db, &all, now).await?;
+    let stored: Vec<StoredFinding> = findings
+        .iter()
+        .map(|f| opened(ids[&pair_key(f)], f, now))
+        .collect();
     let new = stored.iter().map(|f| f.id).collect();
     Ok((stored, new))
-}
-
-/// The pairs of findings by id: (a, b, kind) to id.
-async fn findings_by_ids<C: ConnectionTrait>(
-    db: &C,
-    ids: &[i64],
-) -> StoreResult<HashMap<PairKey, i64>> {
-    let rows: Vec<(i64, i64, i64, String)> = overlap_finding::Entity::find()
-        .select_only()
-        .column(overlap_finding::Column::Id)
-        .column(overlap_finding::Column::InterventionA)
-        .column(overlap_finding::Column::InterventionB)
-        .column(overlap_finding::Column::Kind)
-        .filter(overlap_finding::Column::Id.is_in(ids.iter().copied()))
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, a, b, kind)| ((a, b, kind), id))
-        .collect())
 }
 
 /// The stored findings of some pairs, by (a, b, kind), in one statement.
@@ -939,38 +965,10 @@ impl Store {
             .filter(|(_, status, ..)| status != ReviewStatus::Resolved.code())
             .map(|(id, ..)| id)
             .collect();
-        let mut new_ids = Vec::with_capacity(fresh.len());
-        for chunk in fresh.chunks(500) {
-            let rows = chunk
-                .iter()
-                .map(|f| open_row(f, now))
-                .collect::<StoreResult<Vec<_>>>()?;
-            overlap_finding::Entity::insert_many(rows)
-                .exec(&txn)
-                .await?;
-            let firsts: Vec<i64> = chunk.iter().map(|f| f.a.0).collect();
-            let inserted: Vec<(i64, i64, i64, String)> = overlap_finding::Entity::find()
-                .select_only()
-                .column(overlap_finding::Column::Id)
-                .column(overlap_finding::Column::InterventionA)
-                .column(overlap_finding::Column::InterventionB)
-                .column(overlap_finding::Column::Kind)
-                .filter(overlap_finding::Column::InterventionA.is_in(firsts))
-                .filter(overlap_finding::Column::DetectedAt.eq(now))
-                .into_tuple()
-                .all(&txn)
-                .await?;
-            let wanted: HashSet<(i64, i64, &str)> = chunk
-                .iter()
-                .map(|f| (f.a.0, f.b.0, f.kind.code()))
-                .collect();
-            new_ids.extend(
-                inserted
-                    .into_iter()
-                    .filter(|(_, a, b, kind)| wanted.contains(&(*a, *b, kind.as_str())))
-                    .map(|(id, ..)| id),
-            );
-        }
+        let new_ids: Vec<i64> = insert_open(&txn, &fresh, now)
+            .await?
+            .into_values()
+            .collect();
         let closed = close_findings(&txn, &vanished).await?;
         // Announcing every pair of a first recomputation would flood subscribers with
         // history; live events are for what is found as it happens.

@@ -421,6 +421,78 @@ async fn bulk_upserts_are_per_item_and_idempotent(app: &TestApp) {
     assert_eq!(error_code(&anonymous), "UNAUTHENTICATED");
 }
 
+/// A batch is checked for overlaps against the stored records and against itself, in the
+/// same transaction: only the pairs that share a sector, a place and time are found.
+async fn bulk_writes_find_overlaps_with_stored_records(app: &TestApp) {
+    seed_areas(app).await;
+    let oxfam = create_organisation(app, "Oxfam GB", None).await;
+    let other = create_organisation(app, "Other NGO", None).await;
+    let stored = upsert(app, &app.admin, None, json!([water_input(&other, "OT-1")])).await;
+    assert_eq!(
+        stored["data"]["upsertInterventions"]["created"], 1,
+        "{stored}"
+    );
+    let mut later = water_input(&oxfam, "OX-LATER");
+    later["title"] = json!("School feeding");
+    later["plannedStart"] = json!("2027-01-01");
+    later["plannedEnd"] = json!("2027-06-30");
+    let mut schools = water_input(&oxfam, "OX-SCHOOLS");
+    schools["title"] = json!("Classrooms for displaced children");
+    schools["sectors"] = json!([{ "vocabulary": "DAC5", "code": "11220" }]);
+    let mut nested = water_input(&other, "OT-2");
+    nested["title"] = json!("Borehole repair across the region");
+    nested["locations"] = json!([{ "pcode": "ET02" }]);
+    let batch = upsert(
+        app,
+        &app.admin,
+        None,
+        json!([water_input(&oxfam, "OX-1"), later, schools, nested]),
+    )
+    .await;
+    assert_eq!(
+        batch["data"]["upsertInterventions"]["created"], 4,
+        "{batch}"
+    );
+    let data = app
+        .data_as(
+            &app.admin,
+            "{ overlaps(first: 50) { totalCount edges { node { kind interventionA { externalId } interventionB { externalId } } } } }",
+            json!({}),
+        )
+        .await;
+    let mut pairs: Vec<(String, String, String)> = data["overlaps"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let node = &e["node"];
+            let mut ids = [
+                node["interventionA"]["externalId"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                node["interventionB"]["externalId"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            ];
+            ids.sort();
+            let [a, b] = ids;
+            (a, b, node["kind"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    pairs.sort();
+    let pair = |a: &str, b: &str| (a.to_owned(), b.to_owned(), "OVERLAP".to_owned());
+    // The batch's water record meets the stored one and the region-wide one (nested). The
+    // stored and the region-wide records are one organisation's and not alike; the later
+    // and the school records meet nobody: other dates, another sector.
+    assert_eq!(
+        pairs,
+        vec![pair("OT-1", "OX-1"), pair("OT-2", "OX-1")],
+        "{data}"
+    );
+}
+
 /// Broken files are refused with a clear error and change nothing.
 async fn malformed_files_change_nothing(app: &TestApp) {
     seed_areas(app).await;
@@ -475,5 +547,6 @@ crate::on_both_backends!(
     iati_files_round_trip,
     hxl_3w_round_trip,
     iati_upload_respects_access,
-    bulk_upserts_are_per_item_and_idempotent
+    bulk_upserts_are_per_item_and_idempotent,
+    bulk_writes_find_overlaps_with_stored_records
 );
