@@ -117,19 +117,13 @@ pub(crate) fn areas_within(paths: &[AreaPath]) -> Condition {
     any
 }
 
-/// Interventions with a location at one of these P-codes exactly (the areas above a
-/// written record, say).
-pub(crate) fn located_at_any(pcodes: Vec<String>) -> Condition {
-    located_where(areas_at(pcodes))
-}
-
-/// Areas with one of these P-codes.
+/// Areas with one of these P-codes (the areas above a written record, say).
 pub(crate) fn areas_at(pcodes: Vec<String>) -> Condition {
     Condition::all().add(Expr::col((area::Entity, area::Column::Pcode)).is_in(pcodes))
 }
 
 /// Interventions with a location whose area meets `areas`.
-fn located_where(areas: Condition) -> Condition {
+pub(crate) fn located_where(areas: Condition) -> Condition {
     Condition::all().add(
         intervention::Column::Id.in_subquery(
             Query::select()

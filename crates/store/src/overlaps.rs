@@ -24,7 +24,7 @@ use crate::changes::RegistryChange;
 use crate::entity::{area, intervention, need, overlap_finding, overlap_review};
 use crate::interventions::{
     areas_at, areas_within, assemble, has_any_sector, has_location_where, in_any_sector,
-    located_at_any, located_in_any, readable,
+    located_in_any, located_where, readable,
 };
 use crate::organisations::corrupt;
 use crate::{Page, PageRequest, Store, StoreError, StoreResult, json_text};
@@ -275,22 +275,22 @@ async fn candidates_for<C: ConnectionTrait>(
             .into_iter()
             .collect();
         let paths: Vec<AreaPath> = chunk.iter().map(|p| (*p).clone()).collect();
-        // One record's sectors and areas are narrow enough to list what matches them. A
-        // batch's together match much of the registry, and listing it all would cost each
-        // batch the size of the registry: each row in the batch's span of time is checked
-        // instead.
+        // Which condition drives the query decides its cost; a list of every record of some
+        // sectors costs the size of the registry. One record's places are narrow: the
+        // records located there are listed and each checked for a shared sector. A batch's
+        // places and sectors together cover much of the registry: the rows running in its
+        // span of time are walked and each checked for both.
+        let places = Condition::any()
+            .add(areas_within(&paths))
+            .add(areas_at(ancestors));
         let mut cond = if written.len() == 1 {
-            live().add(in_any_sector(&sectors)).add(
-                Condition::any()
-                    .add(located_in_any(&paths))
-                    .add(located_at_any(ancestors)),
-            )
+            live()
+                .add(has_any_sector(&sectors))
+                .add(located_where(places))
         } else {
-            live().add(has_any_sector(&sectors)).add(has_location_where(
-                Condition::any()
-                    .add(areas_within(&paths))
-                    .add(areas_at(ancestors)),
-            ))
+            live()
+                .add(has_any_sector(&sectors))
+                .add(has_location_where(places))
         };
         if let Some(start) = start {
             cond = cond.add(
