@@ -9,6 +9,7 @@ mod m20261128_000003_overlaps;
 mod m20261128_000004_area_centroids;
 mod m20261128_000005_registry_changes;
 mod m20261128_000006_interop;
+mod m20261205_000007_location_sites;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_area_centroids::Migration),
             Box::new(m20261128_000005_registry_changes::Migration),
             Box::new(m20261128_000006_interop::Migration),
+            Box::new(m20261205_000007_location_sites::Migration),
         ]
     }
 }

@@ -127,6 +127,10 @@ pub struct SectorShareInput {
 pub struct LocationInput {
     pub pcode: String,
     pub target: Option<i64>,
+    /// The named place within the area (a community, school or camp), at most 200
+    /// characters. Two records of one organisation at differently named sites are not
+    /// probable duplicates of each other.
+    pub site: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -214,6 +218,7 @@ impl InterventionInput {
                 .map(|l| DomainLocation {
                     pcode: l.pcode,
                     target: l.target,
+                    site: l.site,
                 })
                 .collect(),
             planned_start: self.planned_start.map(|d| d.0),

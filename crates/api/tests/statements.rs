@@ -92,10 +92,12 @@ async fn seeded_store(url: &str) -> Store {
                     LocationInput {
                         pcode: format!("ET0{}", n % 9 + 1),
                         target: None,
+                        site: None,
                     },
                     LocationInput {
                         pcode: format!("ET0{}", (n + 4) % 9 + 1),
                         target: None,
+                        site: None,
                     },
                 ],
                 planned_start: chrono::NaiveDate::from_ymd_opt(2025, 1, 1),

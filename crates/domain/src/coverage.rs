@@ -2480,6 +2480,7 @@ mod tests {
             locations: vec![LocationInput {
                 pcode: "ET0101".into(),
                 target: Some(40),
+                site: None,
             }],
             planned_start: Some(d("2024-01-01")),
             planned_end: Some(d("2024-12-31")),

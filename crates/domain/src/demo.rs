@@ -1298,6 +1298,7 @@ fn zone_place(rng: &mut ChaCha8Rng, plan: &Plan, first: usize) -> Place {
             .map(|&z| LocationInput {
                 pcode: plan.zones[z].pcode.clone(),
                 target: None,
+                site: None,
             })
             .collect(),
         label,
@@ -1313,6 +1314,7 @@ fn wide_place(rng: &mut ChaCha8Rng, plan: &Plan) -> Place {
             locations: vec![LocationInput {
                 pcode: COUNTRY.to_owned(),
                 target: None,
+                site: None,
             }],
             label: COUNTRY_NAME.to_owned(),
             zone: None,
@@ -1324,6 +1326,7 @@ fn wide_place(rng: &mut ChaCha8Rng, plan: &Plan) -> Place {
         locations: vec![LocationInput {
             pcode: plan.region_pcodes[region].clone(),
             target: None,
+            site: None,
         }],
         label: REGIONS[region].place.to_owned(),
         zone: None,

@@ -599,6 +599,7 @@ impl BenchInterventions {
                 vec![LocationInput {
                     pcode: state.pcode.clone(),
                     target: None,
+                    site: None,
                 }],
                 state.name.clone(),
             )
@@ -626,6 +627,7 @@ impl BenchInterventions {
                     .map(|&l| LocationInput {
                         pcode: plan.localities[l].pcode.clone(),
                         target: None,
+                        site: None,
                     })
                     .collect(),
                 place,

@@ -69,6 +69,10 @@ pub struct SectorShareInput {
 pub struct LocationInput {
     pub pcode: String,
     pub target: Option<i64>,
+    /// The named place within the area (a community, school or camp), as a 3W's `#loc`
+    /// gives it.
+    #[serde(default)]
+    pub site: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -98,6 +102,10 @@ pub struct SectorShare {
 pub struct Location {
     pub pcode: Pcode,
     pub target: Option<PeopleCount>,
+    /// The named place within the area, trimmed; `None` when not named. Areas are the
+    /// P-code hierarchy; a site below them is what a 3W lists one row per.
+    #[serde(default)]
+    pub site: Option<String>,
 }
 
 /// A validated intervention, ready to store.
@@ -439,6 +447,9 @@ fn parse_sectors(input: &[SectorShareInput], errors: &mut ValidationErrors) -> V
     out
 }
 
+/// The longest site name accepted: place names in 3W tables run to a few dozen characters.
+const SITE_MAX_CHARS: usize = 200;
+
 fn parse_locations(input: &[LocationInput], errors: &mut ValidationErrors) -> Vec<Location> {
     if input.is_empty() {
         errors.push(ValidationError::new(
@@ -453,6 +464,13 @@ fn parse_locations(input: &[LocationInput], errors: &mut ValidationErrors) -> Ve
         let target = l
             .target
             .and_then(|t| errors.take(PeopleCount::parse(&format!("{path}.target"), t)));
+        let site = errors
+            .take(optional_text(
+                &format!("{path}.site"),
+                l.site.as_deref(),
+                SITE_MAX_CHARS,
+            ))
+            .flatten();
         if let Some(pcode) = pcode {
             if out.iter().any(|o| o.pcode == pcode) {
                 errors.push(ValidationError::new(
@@ -461,7 +479,11 @@ fn parse_locations(input: &[LocationInput], errors: &mut ValidationErrors) -> Ve
                 ));
                 continue;
             }
-            out.push(Location { pcode, target });
+            out.push(Location {
+                pcode,
+                target,
+                site,
+            });
         }
     }
     out
@@ -522,10 +544,12 @@ mod tests {
                 LocationInput {
                     pcode: "ET02".into(),
                     target: Some(600),
+                    site: None,
                 },
                 LocationInput {
                     pcode: "et0201".into(),
                     target: None,
+                    site: None,
                 },
             ],
             planned_start: Some(d("2024-01-01")),
@@ -617,6 +641,19 @@ mod tests {
                 "{expected} missing from {fields:?}"
             );
         }
+    }
+
+    #[test]
+    fn sites_are_trimmed_and_bounded() {
+        let mut input = valid_input();
+        input.locations[0].site = Some("  Escuela Central ".into());
+        input.locations[1].site = Some(" ".into());
+        let parsed = NewIntervention::parse(&input).unwrap();
+        assert_eq!(parsed.locations[0].site.as_deref(), Some("Escuela Central"));
+        assert_eq!(parsed.locations[1].site, None, "blank is not named");
+        input.locations[1].site = Some("x".repeat(201));
+        let err = NewIntervention::parse(&input).unwrap_err();
+        assert_eq!(err.0[0].field, "locations[1].site");
     }
 
     #[test]

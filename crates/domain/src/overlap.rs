@@ -39,7 +39,9 @@
 //! token sets (lower-cased runs of letters and digits) have a Jaccard index of at least 0.8
 //! (equal normalised titles have 1), or they have the same dates and the same set of
 //! locations. The same organisation running two different projects in one place is normal
-//! and gives nothing.
+//! and gives nothing. Nor do two records that both name the sites they work at within their
+//! areas (a community, a school: a 3W's `#loc`) and share none: a 3W lists the same activity
+//! once per community, and those rows are separate work, not one record entered twice.
 //!
 //! # The score
 //!
@@ -169,6 +171,9 @@ pub struct OverlapCandidate {
     /// Total people targeted, over all locations.
     pub target: Option<u64>,
     pub title: String,
+    /// The named places within its areas (communities, schools, camps), as written.
+    #[serde(default)]
+    pub sites: Vec<String>,
     /// Identifiers this record goes by (its external id, its IATI identifier).
     pub own_ids: Vec<String>,
     /// Activity ids it references: participants' activity ids, related activities,
@@ -932,6 +937,9 @@ impl<'a> Index<'a> {
     }
 
     fn near_identical(&self, x: usize, y: usize) -> bool {
+        if sites_apart(&self.cands[x].sites, &self.cands[y].sites) {
+            return false;
+        }
         let (px, py) = (&self.preps[x], &self.preps[y]);
         let same_dates = px.start == py.start && px.end == py.end;
         (same_dates && self.locs_of(x) == self.locs_of(y))
@@ -1321,6 +1329,18 @@ fn title_tokens(title: &str) -> Vec<String> {
     tokens
 }
 
+/// Whether two records both name the sites they work at and share none: one organisation
+/// doing the same activity in two communities of a district is two pieces of work (a 3W has
+/// one row per community), however alike their titles and dates. Names compare as token
+/// sets, so case, punctuation and spacing do not matter.
+fn sites_apart(x: &[String], y: &[String]) -> bool {
+    if x.is_empty() || y.is_empty() {
+        return false;
+    }
+    let theirs: Vec<Vec<String>> = y.iter().map(|site| title_tokens(site)).collect();
+    !x.iter().any(|site| theirs.contains(&title_tokens(site)))
+}
+
 /// Token-set Jaccard of at least 0.8; titles with no letters or digits prove nothing.
 fn titles_alike(x: &str, y: &str) -> bool {
     let (tx, ty) = (title_tokens(x), title_tokens(y));
@@ -1467,6 +1487,7 @@ mod tests {
             title: format!("Activity {id}"),
             own_ids: vec![format!("XX-{org}-{id}")],
             linked_ids: Vec::new(),
+            sites: Vec::new(),
         }
     }
 
@@ -1636,6 +1657,52 @@ mod tests {
                 (1, 4, dup),
                 (2, 3, dup),
                 (4, 5, dup), // the same title
+            ]
+        );
+    }
+
+    #[test]
+    fn one_activity_at_differently_named_sites_is_not_a_duplicate() {
+        // A 3W lists the same cash transfer once per community of the district.
+        let at = |id: i64, sites: &[&str]| {
+            let mut c = cand(id, 1);
+            c.title = "Transferencias monetarias para fines de SAN".into();
+            c.sites = sites.iter().map(|s| (*s).to_owned()).collect();
+            c
+        };
+        let suyapa = at(1, &["Suyapa 2"]);
+        let cristo_rey = at(2, &["Cristo Rey"]);
+        let suyapa_again = at(3, &[" suyapa-2 "]);
+        let unnamed = at(4, &[]);
+        let both = at(5, &["Cristo Rey", "Urraquito Sur"]);
+
+        assert!(pair(&suyapa, &cristo_rey).is_none(), "two communities");
+        assert!(pair(&suyapa, &both).is_none(), "no community in common");
+        let dup = FindingKind::ProbableDuplicateRecord;
+        assert_eq!(pair(&suyapa, &suyapa_again).unwrap().kind, dup);
+        assert_eq!(pair(&cristo_rey, &both).unwrap().kind, dup, "one in common");
+        assert_eq!(pair(&suyapa, &unnamed).unwrap().kind, dup, "no evidence");
+        // Sites only tell one organisation's records apart: another's is still an overlap.
+        let mut other = at(6, &["Cristo Rey"]);
+        other.organisation = OrganisationId(2);
+        assert_eq!(pair(&suyapa, &other).unwrap().kind, FindingKind::Overlap);
+
+        let all = [suyapa, cristo_rey, suyapa_again, unnamed, both, other];
+        let overlap = FindingKind::Overlap;
+        assert_eq!(
+            ids(&sweep(&all, &NoNeeds)),
+            vec![
+                (1, 3, dup),
+                (1, 4, dup),
+                (1, 6, overlap),
+                (2, 4, dup),
+                (2, 5, dup),
+                (2, 6, overlap),
+                (3, 4, dup),
+                (3, 6, overlap),
+                (4, 5, dup),
+                (4, 6, overlap),
+                (5, 6, overlap),
             ]
         );
     }
@@ -2015,6 +2082,7 @@ mod tests {
                 title: titles[rng.random_range(0..titles.len())].to_owned(),
                 own_ids: vec![format!("ID-{id}")],
                 linked_ids,
+                sites: Vec::new(),
             });
         }
         out
@@ -2220,6 +2288,7 @@ mod tests {
                     } else {
                         Vec::new()
                     },
+                    sites: Vec::new(),
                 }
             })
             .collect()

@@ -82,6 +82,11 @@ pub fn candidate_of(
             .unwrap_or_default(),
         target: record.target.as_ref().map(|t| t.total.get()),
         title: record.title.clone(),
+        sites: record
+            .locations
+            .iter()
+            .filter_map(|l| l.site.clone())
+            .collect(),
         own_ids,
         linked_ids: record.linked_ids(),
     })

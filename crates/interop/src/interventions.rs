@@ -507,6 +507,7 @@ fn iati_locations(
         .map(|pcode| LocationInput {
             pcode,
             target: None,
+            site: None,
         })
         .collect()
 }
@@ -1334,7 +1335,11 @@ fn export_row_location(
     if let Some(stored) = stored
         && stored.location.pcode == pcode
     {
-        return stored.location.clone();
+        let mut kept = stored.location.clone();
+        if kept.place.as_deref().map(str::trim) != location.site.as_deref() {
+            kept.place = location.site.clone();
+        }
+        return kept;
     }
     let level = match level_of(pcode) {
         Some(level) => level,
@@ -1354,7 +1359,7 @@ fn export_row_location(
         admin_level,
         admin_pcodes,
         admin_names: [None, None, None],
-        place: None,
+        place: location.site.clone(),
     }
 }
 
@@ -1934,6 +1939,7 @@ mod tests {
                 locations: vec![LocationInput {
                     pcode: "SO2401".into(),
                     target: None,
+                    site: None,
                 }],
                 planned_start: Some(date(2024, 1, 1)),
                 planned_end: Some(date(2024, 12, 31)),
@@ -1962,6 +1968,7 @@ mod tests {
             vec![LocationInput {
                 pcode: "SO".into(),
                 target: None,
+                site: None,
             }]
         );
     }
@@ -2163,10 +2170,12 @@ mod tests {
                 LocationInput {
                     pcode: "so2401".into(),
                     target: None,
+                    site: None,
                 },
                 LocationInput {
                     pcode: "KE".into(),
                     target: None,
+                    site: None,
                 },
             ],
             planned_start: Some(date(2024, 1, 1)),
@@ -2333,6 +2342,7 @@ mod tests {
             .push(concord_domain::intervention::Location {
                 pcode: Pcode::parse("SO2402").unwrap(),
                 target: None,
+                site: None,
             });
         record.budget = Some(Money::parse("budget", 120_000.0, "EUR").unwrap());
         record.linked_activities = vec!["XM-DAC-41122-SO-1".into(), "XM-OTHER-2".into()];
@@ -2673,6 +2683,7 @@ mod tests {
                 locations: vec![LocationInput {
                     pcode: "HN1601".into(),
                     target: None,
+                    site: Some("Escuela Central".into()),
                 }],
                 planned_start: Some(date(2021, 7, 1)),
                 planned_end: Some(date(2021, 12, 31)),
@@ -2852,7 +2863,7 @@ mod tests {
                     admin_level: 2,
                     admin_pcodes: [None, Some("HN1601".into()), None],
                     admin_names: [None, None, None],
-                    place: None,
+                    place: Some("Escuela Central".into()),
                 },
                 title: Some("Kits de higiene".into()),
                 activity_code: None,
@@ -2909,7 +2920,7 @@ mod tests {
                     admin_level: 1,
                     admin_pcodes: [Some("HN0101".into()), None, None],
                     admin_names: [None, None, None],
-                    place: None,
+                    place: Some("Escuela Central".into()),
                 },
                 targeted: None,
                 budget: Some(Budget {

@@ -226,6 +226,7 @@ impl ActivityLocation {
         LocationInput {
             pcode: self.pcode.clone(),
             target: None,
+            site: self.place.clone(),
         }
     }
 }

@@ -411,6 +411,7 @@ pub(crate) async fn insert_children<C: ConnectionTrait>(
                 intervention_id: Set(*id),
                 area_id: Set(areas[l.pcode.as_str()]),
                 target: Set(l.target.map(|t| t.get() as i64)),
+                site: Set(l.site.clone()),
                 ..Default::default()
             });
         }
@@ -499,25 +500,27 @@ pub(crate) async fn assemble<C: ConnectionTrait>(
             });
     }
     // Locations come with their P-codes in one statement.
-    let location_rows: Vec<(i64, Option<i64>, String)> = intervention_location::Entity::find()
-        .select_only()
-        .column(intervention_location::Column::InterventionId)
-        .column(intervention_location::Column::Target)
-        .column(area::Column::Pcode)
-        .join(
-            JoinType::InnerJoin,
-            intervention_location::Entity::belongs_to(area::Entity)
-                .from(intervention_location::Column::AreaId)
-                .to(area::Column::Id)
-                .into(),
-        )
-        .filter(intervention_location::Column::InterventionId.is_in(ids.clone()))
-        .order_by_asc(intervention_location::Column::Id)
-        .into_tuple()
-        .all(db)
-        .await?;
+    let location_rows: Vec<(i64, Option<i64>, Option<String>, String)> =
+        intervention_location::Entity::find()
+            .select_only()
+            .column(intervention_location::Column::InterventionId)
+            .column(intervention_location::Column::Target)
+            .column(intervention_location::Column::Site)
+            .column(area::Column::Pcode)
+            .join(
+                JoinType::InnerJoin,
+                intervention_location::Entity::belongs_to(area::Entity)
+                    .from(intervention_location::Column::AreaId)
+                    .to(area::Column::Id)
+                    .into(),
+            )
+            .filter(intervention_location::Column::InterventionId.is_in(ids.clone()))
+            .order_by_asc(intervention_location::Column::Id)
+            .into_tuple()
+            .all(db)
+            .await?;
     let mut locations: HashMap<i64, Vec<Location>> = HashMap::new();
-    for (intervention, target, pcode) in location_rows {
+    for (intervention, target, site, pcode) in location_rows {
         let pcode = Pcode::parse(&pcode).map_err(|_| corrupt("intervention_location.area_id"))?;
         locations.entry(intervention).or_default().push(Location {
             pcode,
@@ -525,6 +528,7 @@ pub(crate) async fn assemble<C: ConnectionTrait>(
                 .map(|t| PeopleCount::parse("target", t))
                 .transpose()
                 .map_err(|_| corrupt("intervention_location.target"))?,
+            site,
         });
     }
     let mut participants: HashMap<i64, Vec<Participation>> = HashMap::new();

@@ -13,6 +13,7 @@ async fn registers_an_intervention_and_reads_it_back(app: &TestApp) {
     let mut input = water_input(&org, "GB-CHC-202918-ET-001");
     input["participants"] =
         json!([{ "organisationId": partner, "role": "IMPLEMENTING", "activityId": "APDA-77" }]);
+    input["locations"][0]["site"] = json!("  Logia water point ");
     let created = create_intervention(app, input).await;
 
     assert_eq!(created["version"], 1);
@@ -28,6 +29,8 @@ async fn registers_an_intervention_and_reads_it_back(app: &TestApp) {
     assert_eq!(created["sectors"][2]["sector"]["hpcCode"], "WSH");
     assert_eq!(created["locations"][0]["area"]["name"], "Awsi Rasu");
     assert_eq!(created["locations"][0]["target"], 3000);
+    assert_eq!(created["locations"][0]["site"], "Logia water point");
+    assert_eq!(created["locations"][1]["site"], Value::Null);
     assert_eq!(created["target"]["total"], 5000);
     assert_eq!(created["target"]["bands"][1]["maxAge"], Value::Null);
     assert_eq!(created["budget"]["currency"], "USD");

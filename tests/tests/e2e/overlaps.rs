@@ -183,6 +183,57 @@ async fn the_rule_excludes_chains_closed_work_and_reports_duplicate_records(app:
         .map(|f| f["kind"].as_str().unwrap())
         .collect();
     assert!(kinds.contains(&"PROBABLE_DUPLICATE_RECORD"), "{twice:#}");
+    // The same work at two differently named sites is two pieces of work, not one record
+    // entered twice.
+    let at_sites = |external_id: &str, sites: [&str; 2]| {
+        let mut input = water_input(&a, external_id);
+        input["locations"][0]["site"] = json!(sites[0]);
+        input["locations"][1]["site"] = json!(sites[1]);
+        input
+    };
+    create(
+        app,
+        &admin,
+        at_sites("UNICEF-ET-2", ["Logia school", "Dubti school"]),
+    )
+    .await;
+    let elsewhere = create(
+        app,
+        &admin,
+        at_sites("UNICEF-ET-3", ["Logia health post", "Dubti health post"]),
+    )
+    .await;
+    let duplicates_of = |payload: &Value| -> Vec<String> {
+        payload["overlaps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["kind"] == "PROBABLE_DUPLICATE_RECORD")
+            .flat_map(|f| {
+                [
+                    &f["interventionA"]["externalId"],
+                    &f["interventionB"]["externalId"],
+                ]
+            })
+            .filter_map(|id| id.as_str().map(str::to_owned))
+            .filter(|id| id != "UNICEF-ET-3")
+            .collect()
+    };
+    assert_eq!(
+        duplicates_of(&elsewhere),
+        vec!["UNICEF-ET-1", "UNICEF-ET-1-copy"],
+        "records naming no site may still be the same; UNICEF-ET-2 names other sites"
+    );
+    let same_school = create(
+        app,
+        &admin,
+        at_sites("UNICEF-ET-4", ["logia SCHOOL", "Afambo school"]),
+    )
+    .await;
+    assert!(
+        duplicates_of(&same_school).contains(&"UNICEF-ET-2".to_owned()),
+        "{same_school:#}"
+    );
 }
 
 /// A finding that involves a RESTRICTED intervention is invisible to those who may not read

@@ -48,7 +48,7 @@ pub const INTERVENTION_FIELDS: &str = "
     reportingOrganisation { id name }
     participants { role activityId organisation { id name } }
     sectors { vocabulary code percentage sector { name hpcCode } }
-    locations { pcode target area { name adminLevel } }
+    locations { pcode target site area { name adminLevel } }
     target { total withDisability groups bands { sex minAge maxAge people } }
     budget { amount currency }
 ";

@@ -262,6 +262,11 @@ impl InterventionLocation {
     async fn target(&self) -> Option<u64> {
         self.0.target.map(|t| t.get())
     }
+
+    /// The named place within the area (a community, school or camp), when given.
+    async fn site(&self) -> Option<&str> {
+        self.0.site.as_deref()
+    }
 }
 
 pub struct InterventionCount(pub InterventionFilter);

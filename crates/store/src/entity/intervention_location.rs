@@ -8,6 +8,7 @@ pub struct Model {
     pub intervention_id: i64,
     pub area_id: i64,
     pub target: Option<i64>,
+    pub site: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
