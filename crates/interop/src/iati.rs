@@ -204,6 +204,10 @@ pub struct Administrative {
     pub vocabulary: String,
     pub level: Option<u32>,
     pub code: String,
+    /// The name of the `<location>` it sits in (its first non-empty narrative): the site
+    /// within the area, such as a town or a health centre.
+    #[serde(default)]
+    pub place: Option<String>,
 }
 
 /// `<sector>` in one of the three vocabularies Concord keeps.
@@ -1412,6 +1416,13 @@ impl ActivityBuilder {
 
     fn take_location(&mut self, node: &Node) {
         self.seen.location = true;
+        let place = node
+            .children
+            .iter()
+            .filter(|child| child.name == "name")
+            .flat_map(Node::narratives)
+            .map(|narrative| narrative.text)
+            .find(|text| !text.is_empty());
         for area in node
             .children
             .iter()
@@ -1451,6 +1462,7 @@ impl ActivityBuilder {
                     vocabulary: vocabulary.to_owned(),
                     level,
                     code: code.to_owned(),
+                    place: place.clone(),
                 });
             }
         }
@@ -2211,6 +2223,17 @@ fn write_places<W: Write>(xml: &mut Writer<W>, activity: &IatiActivity) -> io::R
     for area in &activity.location_administrative {
         let level = area.level.map(|level| level.to_string());
         xml.write_event(Event::Start(BytesStart::new("location")))?;
+        if let Some(place) = &area.place {
+            write_narratives(
+                xml,
+                "name",
+                &[],
+                &[Narrative {
+                    lang: None,
+                    text: place.clone(),
+                }],
+            )?;
+        }
         write_empty(
             xml,
             "administrative",
@@ -2469,6 +2492,10 @@ mod tests {
             NaiveDate::from_ymd_opt(2024, 12, 31)
         );
         assert_eq!(activity.location_administrative[0].level, Some(2));
+        assert_eq!(
+            activity.location_administrative[0].place.as_deref(),
+            Some("Kismayo")
+        );
         let budget = activity.budget.as_ref().expect("a budget");
         // The revision replaces the original of the same period.
         assert_eq!(budget.value["USD"], 800.5);

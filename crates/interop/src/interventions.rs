@@ -492,24 +492,28 @@ fn iati_locations(
     activity: &IatiActivity,
     known_pcode: &dyn Fn(&str) -> bool,
 ) -> Vec<LocationInput> {
-    let mut codes: Vec<String> = Vec::new();
+    let mut locations: Vec<LocationInput> = Vec::new();
     for area in &activity.location_administrative {
         let code = area.code.trim().to_ascii_uppercase();
-        if known_pcode(&code) && !codes.contains(&code) {
-            codes.push(code);
+        if known_pcode(&code) && !locations.iter().any(|l| l.pcode == code) {
+            locations.push(LocationInput {
+                pcode: code,
+                target: None,
+                site: area.place.clone(),
+            });
         }
     }
-    if codes.is_empty() {
-        codes = iati_countries(activity);
+    if locations.is_empty() {
+        locations = iati_countries(activity)
+            .into_iter()
+            .map(|pcode| LocationInput {
+                pcode,
+                target: None,
+                site: None,
+            })
+            .collect();
     }
-    codes
-        .into_iter()
-        .map(|pcode| LocationInput {
-            pcode,
-            target: None,
-            site: None,
-        })
-        .collect()
+    locations
 }
 
 /// See the module documentation.
@@ -812,12 +816,30 @@ fn export_places(
     let stored_countries = stored.map_or(&[][..], |s| &s.recipient_countries[..]);
     let stored_code = |area: &Administrative| area.code.trim().to_ascii_uppercase();
 
+    let site_of = |code: &str| {
+        record
+            .locations
+            .iter()
+            .find(|l| l.pcode.as_str() == code)
+            .and_then(|l| l.site.clone())
+    };
+    let mut placed: Vec<String> = Vec::new();
     let mut areas: Vec<Administrative> = stored_areas
         .iter()
         .filter(|area| {
             codes.contains(&stored_code(area).as_str()) || Pcode::parse(&area.code).is_err()
         })
         .cloned()
+        .map(|mut area| {
+            // The first location with a code is the one the import placed the activity by:
+            // it carries the site Concord holds now. Later ones keep their own names.
+            let code = stored_code(&area);
+            if codes.contains(&code.as_str()) && !placed.contains(&code) {
+                area.place = site_of(&code);
+                placed.push(code);
+            }
+            area
+        })
         .collect();
     for code in codes.iter().filter(|code| !is_country_code(code)) {
         if !stored_areas.iter().any(|area| stored_code(area) == *code) {
@@ -825,6 +847,7 @@ fn export_places(
                 vocabulary: PCODE_VOCABULARY.to_owned(),
                 level: None,
                 code: (*code).to_owned(),
+                place: site_of(code),
             });
         }
     }
@@ -1741,11 +1764,13 @@ mod tests {
                     vocabulary: "G1".into(),
                     level: Some(1),
                     code: "51966".into(),
+                    place: None,
                 },
                 Administrative {
                     vocabulary: "A2".into(),
                     level: Some(2),
                     code: "so2401".into(),
+                    place: Some("Kismayo General Hospital".into()),
                 },
             ],
             sectors: vec![
@@ -1939,7 +1964,7 @@ mod tests {
                 locations: vec![LocationInput {
                     pcode: "SO2401".into(),
                     target: None,
-                    site: None,
+                    site: Some("Kismayo General Hospital".into()),
                 }],
                 planned_start: Some(date(2024, 1, 1)),
                 planned_end: Some(date(2024, 12, 31)),
@@ -2253,6 +2278,7 @@ mod tests {
                     vocabulary: PCODE_VOCABULARY.into(),
                     level: None,
                     code: "SO2401".into(),
+                    place: None,
                 }],
                 sectors: vec![sector(SectorVocabulary::Dac5, "73010", Some(100.0))],
                 humanitarian_scopes: vec![],
@@ -2371,6 +2397,7 @@ mod tests {
                         vocabulary: PCODE_VOCABULARY.into(),
                         level: None,
                         code: "SO2402".into(),
+                        place: None,
                     },
                 ],
                 // The euro amount replaced, the dollar amount and the period kept.
@@ -2428,8 +2455,47 @@ mod tests {
         assert_eq!(exported.location_administrative, vec![]);
     }
 
+    #[test]
+    fn a_location_name_is_the_site_and_goes_back_out() {
+        let original = activity();
+        let (mut intervention, organisations) = imported(&original);
+        assert_eq!(
+            intervention.record.locations[0].site.as_deref(),
+            Some("Kismayo General Hospital")
+        );
+        // Renamed in Concord: the location placing the activity carries the new name, the
+        // GAUL code that does not place it keeps its own (none).
+        intervention.record.locations[0].site = Some("Kismayo Hospital".into());
+        let exported =
+            iati_from_intervention(&intervention, &organisations, Some(&original)).unwrap();
+        let places: Vec<Option<&str>> = exported
+            .location_administrative
+            .iter()
+            .map(|area| area.place.as_deref())
+            .collect();
+        assert_eq!(places, vec![None, Some("Kismayo Hospital")]);
+        // Without the stored activity the site is written as the location's name, and the
+        // XML reads back to it.
+        let fresh = iati_from_intervention(&intervention, &organisations, None).unwrap();
+        let mut xml = Vec::new();
+        crate::iati::write_activities(&mut xml, Utc::now(), [&fresh]).unwrap();
+        let text = String::from_utf8(xml.clone()).unwrap();
+        assert!(
+            text.contains("<narrative>Kismayo Hospital</narrative>"),
+            "{text}"
+        );
+        let read = accepted_from(BufReader::new(&xml[..]));
+        assert_eq!(
+            read[0].location_administrative[0].place.as_deref(),
+            Some("Kismayo Hospital")
+        );
+    }
+
     fn accepted(path: &Path) -> Vec<IatiActivity> {
-        let file = BufReader::new(File::open(path).unwrap());
+        accepted_from(BufReader::new(File::open(path).unwrap()))
+    }
+
+    fn accepted_from(file: impl std::io::BufRead) -> Vec<IatiActivity> {
         IatiReader::new(file)
             .unwrap()
             .filter_map(|verdict| match verdict.unwrap() {
