@@ -13,7 +13,7 @@ use concord_domain::overlap::{self, Finding, FindingKind, NeedLookup, OverlapCan
 use concord_domain::reference::SectorVocabulary;
 use concord_domain::review::{ReviewStatus, candidate_of, may_review, may_see};
 use concord_domain::values::{ActivityStatus, Visibility};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -695,16 +695,40 @@ fn access_of(f: &SideFacts) -> RecordAccess<'_> {
 }
 
 fn visible_pair(scope: &ReadScope) -> Condition {
-    let readable_ids = || {
-        Query::select()
-            .column(intervention::Column::Id)
-            .from(intervention::Entity)
-            .cond_where(readable(scope))
-            .to_owned()
-    };
+    if scope.everything {
+        return Condition::all();
+    }
     Condition::all()
-        .add(overlap_finding::Column::InterventionA.in_subquery(readable_ids()))
-        .add(overlap_finding::Column::InterventionB.in_subquery(readable_ids()))
+        .add(side_where(
+            overlap_finding::Column::InterventionA,
+            readable(scope),
+        ))
+        .add(side_where(
+            overlap_finding::Column::InterventionB,
+            readable(scope),
+        ))
+}
+
+/// Whether the intervention on one side of a finding meets `cond`, as a check of each
+/// finding the rest of the query walks (in id order, for a page). The list form (`a IN
+/// (SELECT id ...) AND b IN (...)`) lets SQLite probe the pair index with every pair of
+/// listed ids and sort what it finds: on 20,000 interventions with 1.3 million findings a
+/// page of ten took 158 s that way, and 0.3 ms this way.
+fn side_where(side: overlap_finding::Column, cond: Condition) -> Condition {
+    Condition::all().add(Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(intervention::Entity)
+            .cond_where(
+                Condition::all()
+                    .add(
+                        Expr::col((intervention::Entity, intervention::Column::Id))
+                            .equals((overlap_finding::Entity, side)),
+                    )
+                    .add(cond),
+            )
+            .to_owned(),
+    ))
 }
 
 fn finding_condition(filter: &FindingFilter) -> Condition {
@@ -769,17 +793,10 @@ fn finding_condition(filter: &FindingFilter) -> Condition {
         has_side = true;
     }
     if has_side {
-        let matching = || {
-            Query::select()
-                .column(intervention::Column::Id)
-                .from(intervention::Entity)
-                .cond_where(side.clone())
-                .to_owned()
-        };
         cond = cond.add(
             Condition::any()
-                .add(C::InterventionA.in_subquery(matching()))
-                .add(C::InterventionB.in_subquery(matching())),
+                .add(side_where(C::InterventionA, side.clone()))
+                .add(side_where(C::InterventionB, side)),
         );
     }
     cond
