@@ -16,12 +16,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
+use concord_domain::access::ReadScope;
 use concord_domain::demo_bench;
 use concord_domain::intervention::{Intervention, InterventionId, NewIntervention};
 use concord_domain::organisation::{NewOrganisation, OrganisationId};
 use concord_domain::overlap::{self, FindingKind, NoNeeds};
 use concord_domain::review::candidate_of;
-use concord_store::{Actor, DEFAULT_OVERLAP_MIN_SCORE, Recomputation, Store};
+use concord_store::{
+    Actor, DEFAULT_OVERLAP_MIN_SCORE, FindingFilter, PageRequest, Recomputation, Store,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, TransactionTrait};
 use serde_json::{Value, json};
@@ -546,6 +549,11 @@ async fn measure_in(
             run.recompute = Some((started.elapsed(), summary));
         }
     }
+    if run.recompute.is_some()
+        && let Some(member_of) = organisations.first()
+    {
+        listing(&store, name, *member_of).await?;
+    }
     if postgres {
         let sql = self_join(&store, size, args.sql_timeout_secs).await?;
         println!("{}", sql_line(&sql));
@@ -601,6 +609,47 @@ pub(crate) async fn load(
     bar.inc(store.create_interventions(&batch, &actor).await?);
     bar.finish_and_clear();
     Ok((ids, started.elapsed()))
+}
+
+/// What a coordinator's first look at the stored findings costs: the first page of ten and
+/// the total, for an administrator and for a member of one organisation (who reads every
+/// public record and the restricted ones of that organisation).
+async fn listing(store: &Store, backend: &str, member_of: OrganisationId) -> anyhow::Result<()> {
+    let member = ReadScope {
+        partners: true,
+        own_organisations: vec![member_of],
+        ..ReadScope::default()
+    };
+    let administrator = ReadScope {
+        everything: true,
+        ..ReadScope::default()
+    };
+    for (who, scope) in [("administrator", administrator), ("member", member)] {
+        let filter = FindingFilter {
+            scope,
+            ..FindingFilter::default()
+        };
+        let started = Instant::now();
+        let page = store
+            .findings(
+                &filter,
+                PageRequest {
+                    after: None,
+                    first: 10,
+                },
+            )
+            .await?;
+        let first = started.elapsed();
+        let started = Instant::now();
+        let total = store.count_findings(&filter).await?;
+        println!(
+            "  {backend}: findings as {who}: a page of {} in {}, the total ({total}) in {}",
+            page.items.len(),
+            fmt_secs(first),
+            fmt_secs(started.elapsed())
+        );
+    }
+    Ok(())
 }
 
 async fn recompute(store: &Store, backend: &str) -> anyhow::Result<Recomputation> {
