@@ -141,16 +141,19 @@ impl fmt::Display for AdminLevel {
 ///
 /// Comparisons are byte-wise: the store must compare the column with a binary collation
 /// (SQLite's default `BINARY`, `COLLATE "C"` on PostgreSQL), or `subtree_range` breaks.
+///
+/// Shared text: a path is cloned into every overlap finding met at that area (millions in a
+/// recomputation), and a clone must not allocate.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct AreaPath(String);
+pub struct AreaPath(std::sync::Arc<str>);
 
 impl AreaPath {
     pub fn root(country: &Pcode) -> Self {
-        Self(format!("/{country}/"))
+        Self(format!("/{country}/").into())
     }
 
     pub fn child(&self, pcode: &Pcode) -> Self {
-        Self(format!("{}{pcode}/", self.0))
+        Self(format!("{}{pcode}/", self.0).into())
     }
 
     /// Accepts only the canonical form `root` and `child` produce, so that a row that was
@@ -176,7 +179,7 @@ impl AreaPath {
                 Err(error) => return fail(format!("segment {segment:?}: {}", error.message)),
             }
         }
-        Ok(Self(s.to_owned()))
+        Ok(Self(s.into()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -220,13 +223,13 @@ impl AreaPath {
     /// anything that sorts below '0' (they are `[A-Z0-9]`), and the separator is '/'.
     pub fn subtree_range(&self) -> (String, String) {
         let stem = self.0.strip_suffix('/').unwrap_or(&self.0);
-        (self.0.clone(), format!("{stem}0"))
+        (self.0.to_string(), format!("{stem}0"))
     }
 
     /// The trailing '/' is part of the test, so `/AF/AF01/` is not an ancestor of
     /// `/AF/AF010/`.
     pub fn is_ancestor_or_self_of(&self, other: &AreaPath) -> bool {
-        other.0.starts_with(&self.0)
+        other.0.starts_with(&*self.0)
     }
 }
 
