@@ -24,3 +24,21 @@ concord_binary() {
         BIN=$PWD/target/release/concord
     fi
 }
+
+# Sets address once the `concord serve` started as SERVER_PID, writing to
+# $WORK_DIR/concord.out and .err, has printed where it listens and answers /readyz.
+await_ready() {
+    address=""
+    for _ in $(seq 1 600); do
+        address=$(sed -n 's/^concord listening on //p' "$WORK_DIR/concord.out")
+        [ -n "$address" ] && break
+        kill -0 "$SERVER_PID" 2>/dev/null || die "concord serve stopped: $(cat "$WORK_DIR/concord.err")"
+        sleep 0.1
+    done
+    [ -n "$address" ] || die "concord serve printed no address"
+    for _ in $(seq 1 600); do
+        curl -sf "$address/readyz" >/dev/null && break
+        sleep 0.2
+    done
+    curl -sf "$address/readyz" >/dev/null || die "concord did not become ready at $address"
+}

@@ -97,19 +97,7 @@ CONCORD_DATABASE_URL=$DB_URL CONCORD_DATA_DIR=$WORK_DIR/data \
     CONCORD_RATE_LIMIT=0 CONCORD_LOGIN_LIMIT_ACCOUNT=0 CONCORD_LOGIN_LIMIT_IP=0 RUST_LOG=warn \
     "$BIN" serve --bind 127.0.0.1:0 >"$WORK_DIR/concord.out" 2>"$WORK_DIR/concord.err" &
 SERVER_PID=$!
-address=""
-for _ in $(seq 1 600); do
-    address=$(sed -n 's/^concord listening on //p' "$WORK_DIR/concord.out")
-    [ -n "$address" ] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || die "concord serve stopped: $(cat "$WORK_DIR/concord.err")"
-    sleep 0.1
-done
-[ -n "$address" ] || die "concord serve printed no address"
-for _ in $(seq 1 600); do
-    curl -sf "$address/readyz" >/dev/null && break
-    sleep 0.2
-done
-curl -sf "$address/readyz" >/dev/null || die "concord did not become ready at $address"
+await_ready
 
 gql() {
     curl -sf "$address/graphql" -H 'content-type: application/json' ${TOKEN:+-H "Authorization: Bearer $TOKEN"} --data "$1"
