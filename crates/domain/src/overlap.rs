@@ -129,6 +129,7 @@
 //! ancestors and subtree, the dates) and the engine evaluates that short list pair by pair
 //! with the same rule.
 
+use std::cell::OnceCell;
 use std::cmp::Ordering;
 use std::hash::Hasher;
 
@@ -474,6 +475,16 @@ struct Index<'a> {
     loc_arena: Vec<u32>,
     /// Both orders of every pair of records declared links of one chain, sorted.
     chained: Vec<(u32, u32)>,
+    /// Per record, its title's and sites' words, made when it first meets a record of its
+    /// own organisation: a 3W can hold hundreds of one organisation's rows in one place,
+    /// and splitting their titles once per pair would cost more than the rest of the rule.
+    words: Vec<OnceCell<Words>>,
+}
+
+/// A record's title and sites as token sets (see `title_tokens`).
+struct Words {
+    title: Vec<String>,
+    sites: Vec<Vec<String>>,
 }
 
 fn key_id(keys: &[SectorKey], key: &SectorKey) -> Option<u32> {
@@ -544,6 +555,7 @@ impl<'a> Index<'a> {
             chain_arena: Vec::new(),
             loc_arena: Vec::new(),
             chained: Vec::new(),
+            words: Vec::new(),
         };
         let mut area_ids: FastMap<&'a str, u32> = FastMap::default();
         let mut single_loc: Vec<Option<(u32, u32)>> = Vec::new();
@@ -609,6 +621,7 @@ impl<'a> Index<'a> {
                 links: false,
             });
         }
+        index.words = cands.iter().map(|_| OnceCell::new()).collect();
         index.cands = cands;
         index.link_chains();
         index
@@ -937,13 +950,23 @@ impl<'a> Index<'a> {
     }
 
     fn near_identical(&self, x: usize, y: usize) -> bool {
-        if sites_apart(&self.cands[x].sites, &self.cands[y].sites) {
+        let (wx, wy) = (self.words_of(x), self.words_of(y));
+        if sites_apart(&wx.sites, &wy.sites) {
             return false;
         }
         let (px, py) = (&self.preps[x], &self.preps[y]);
         let same_dates = px.start == py.start && px.end == py.end;
-        (same_dates && self.locs_of(x) == self.locs_of(y))
-            || titles_alike(&self.cands[x].title, &self.cands[y].title)
+        (same_dates && self.locs_of(x) == self.locs_of(y)) || tokens_alike(&wx.title, &wy.title)
+    }
+
+    fn words_of(&self, i: usize) -> &Words {
+        self.words[i].get_or_init(|| {
+            let record = self.cands[i];
+            Words {
+                title: title_tokens(&record.title),
+                sites: record.sites.iter().map(|site| title_tokens(site)).collect(),
+            }
+        })
     }
 
     // -----------------------------------------------------------------------------------
@@ -1332,18 +1355,13 @@ fn title_tokens(title: &str) -> Vec<String> {
 /// Whether two records both name the sites they work at and share none: one organisation
 /// doing the same activity in two communities of a district is two pieces of work (a 3W has
 /// one row per community), however alike their titles and dates. Names compare as token
-/// sets, so case, punctuation and spacing do not matter.
-fn sites_apart(x: &[String], y: &[String]) -> bool {
-    if x.is_empty() || y.is_empty() {
-        return false;
-    }
-    let theirs: Vec<Vec<String>> = y.iter().map(|site| title_tokens(site)).collect();
-    !x.iter().any(|site| theirs.contains(&title_tokens(site)))
+/// sets (see `title_tokens`), so case, punctuation and spacing do not matter.
+fn sites_apart(x: &[Vec<String>], y: &[Vec<String>]) -> bool {
+    !x.is_empty() && !y.is_empty() && !x.iter().any(|site| y.contains(site))
 }
 
 /// Token-set Jaccard of at least 0.8; titles with no letters or digits prove nothing.
-fn titles_alike(x: &str, y: &str) -> bool {
-    let (tx, ty) = (title_tokens(x), title_tokens(y));
+fn tokens_alike(tx: &[String], ty: &[String]) -> bool {
     if tx.is_empty() || ty.is_empty() {
         return false;
     }
