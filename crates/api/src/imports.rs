@@ -26,7 +26,8 @@ use concord_interop::iati::{self, ActivityVerdict, IatiActivity, IatiReader};
 use concord_interop::interventions::{self as mapping, OrganisationKey, OrganisationNeed};
 use concord_interop::who_what_where::{self as www, ActivityRow, WhoWhatWhereOptions};
 use concord_store::{
-    Actor, ImportOutcome, ImportRecord, InterventionFilter, PageRequest, SourceDocument, Store,
+    Actor, CandidateCache, ImportOutcome, ImportRecord, InterventionFilter, PageRequest,
+    SourceDocument, Store,
 };
 use serde::{Deserialize, Serialize};
 
@@ -309,6 +310,7 @@ pub async fn import_iati<R: BufRead + Send + 'static>(
     });
     let mut writing = Vec::new();
     let mut written = 0;
+    let mut candidates = CandidateCache::default();
     while let Some(read) = accepted.next().await {
         if let Some((activity, line, document)) = read.map_err(|e| document_error(&e))? {
             let document =
@@ -323,6 +325,7 @@ pub async fn import_iati<R: BufRead + Send + 'static>(
                 &mut directory,
                 &mut writing,
                 &mut report,
+                &mut candidates,
             )
             .await?;
             progress(written);
@@ -335,6 +338,7 @@ pub async fn import_iati<R: BufRead + Send + 'static>(
         &mut directory,
         &mut writing,
         &mut report,
+        &mut candidates,
     )
     .await?;
     progress(written);
@@ -453,6 +457,7 @@ async fn write_iati_batch(
     directory: &mut Directory,
     batch: &mut Vec<(IatiActivity, u64, String)>,
     report: &mut ImportReport,
+    candidates: &mut CandidateCache,
 ) -> ApiResult<u64> {
     if batch.is_empty() {
         return Ok(0);
@@ -488,7 +493,9 @@ async fn write_iati_batch(
             }),
         });
     }
-    let outcomes = store.import_interventions(&records, actor).await?;
+    let outcomes = store
+        .import_interventions(&records, actor, candidates)
+        .await?;
     report.count(&outcomes);
     Ok(outcomes.len() as u64)
 }
@@ -696,6 +703,7 @@ pub async fn import_who_what_where<R: Read>(
         .filter(|r| !rejected_lines.contains(&r.line))
         .collect();
     let mut written = 0;
+    let mut candidates = CandidateCache::default();
     for chunk in rows.chunks(BATCH) {
         let needs: Vec<OrganisationNeed> = chunk
             .iter()
@@ -722,7 +730,9 @@ pub async fn import_who_what_where<R: Read>(
                 }),
             });
         }
-        let outcomes = store.import_interventions(&records, actor).await?;
+        let outcomes = store
+            .import_interventions(&records, actor, &mut candidates)
+            .await?;
         report.count(&outcomes);
         written += outcomes.len() as u64;
         progress(written);

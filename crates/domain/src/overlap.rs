@@ -303,13 +303,13 @@ pub fn check_one(
 /// batch of imported records shares most of its candidates, so they are prepared once.
 pub fn check_many(
     written: &[OverlapCandidate],
-    candidates: &[OverlapCandidate],
+    candidates: &[&OverlapCandidate],
     needs: &dyn NeedLookup,
 ) -> Vec<Finding> {
     let ids: std::collections::HashSet<InterventionId> = written.iter().map(|w| w.id).collect();
     let cands: Vec<&OverlapCandidate> = written
         .iter()
-        .chain(candidates.iter().filter(|c| !ids.contains(&c.id)))
+        .chain(candidates.iter().copied().filter(|c| !ids.contains(&c.id)))
         .collect();
     let mut focus = vec![false; cands.len()];
     focus[..written.len()].fill(true);
@@ -2133,6 +2133,7 @@ mod tests {
             stale.period = period("1990-01-01", Some("1990-01-02"));
             let mut fetched = rest.clone();
             fetched.push(stale);
+            let fetched: Vec<&OverlapCandidate> = fetched.iter().collect();
             let found = check_many(&written, &fetched, &SomeNeeds);
             assert!(!expected.is_empty(), "seed {seed}");
             assert_eq!(found, expected, "seed {seed}");

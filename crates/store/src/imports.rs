@@ -22,6 +22,7 @@ use crate::interventions::{
     assemble, assemble_one, delete_children, duplicate_external_id, insert_children,
     resolve_references, row_values,
 };
+use crate::overlaps::CandidateCache;
 use crate::{Store, StoreError, StoreResult, json_text};
 
 /// The document an intervention was imported from, kept so an export in the same format
@@ -95,11 +96,14 @@ fn supersedes(
 impl Store {
     /// Writes every record or none: new ones are created, stored ones updated when the
     /// incoming copy supersedes them, the rest left as they are. Two records with the same
-    /// organisation and external id in one call are a validation error.
+    /// organisation and external id in one call are a validation error. An import of many
+    /// batches passes the same `candidates` to each, so its overlap checks read each record
+    /// about once.
     pub async fn import_interventions(
         &self,
         records: &[ImportRecord],
         actor: &Actor,
+        candidates: &mut CandidateCache,
     ) -> StoreResult<Vec<ImportOutcome>> {
         let mut seen = HashSet::new();
         for (n, r) in records.iter().enumerate() {
@@ -209,7 +213,14 @@ impl Store {
             written.push(intervention);
         }
         let outcomes: Vec<ImportOutcome> = outcomes.into_iter().flatten().collect();
-        Store::check_overlaps_in(&txn, &written, &created_ids, self.overlap_min_score).await?;
+        Store::check_overlaps_in(
+            &txn,
+            &written,
+            &created_ids,
+            self.overlap_min_score,
+            candidates,
+        )
+        .await?;
         let change = RegistryChange::Interventions(written.iter().map(|w| w.id).collect());
         self.commit_write(txn, change).await?;
         Ok(outcomes)

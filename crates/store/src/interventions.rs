@@ -30,6 +30,7 @@ use crate::entity::{
     organisation,
 };
 use crate::organisations::corrupt;
+use crate::overlaps::CandidateCache;
 use crate::{Page, PageRequest, Store, StoreError, StoreResult};
 
 /// Which interventions a list returns. `scope` is what the caller may read, decided by the
@@ -660,6 +661,7 @@ impl Store {
             std::slice::from_ref(&stored),
             &HashSet::from([stored.id]),
             self.overlap_min_score,
+            &mut CandidateCache::default(),
         )
         .await?;
         let change = RegistryChange::Interventions(vec![stored.id]);
@@ -786,6 +788,7 @@ impl Store {
             std::slice::from_ref(&stored),
             &HashSet::new(),
             self.overlap_min_score,
+            &mut CandidateCache::default(),
         )
         .await?;
         let change = RegistryChange::Interventions(vec![stored.id]);

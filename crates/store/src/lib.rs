@@ -36,8 +36,8 @@ pub use imports::{IdempotentResponse, ImportOutcome, ImportRecord, SourceDocumen
 pub use interventions::{InterventionFilter, NewInterventionBatch, WrittenIntervention};
 pub use needs::NeedFilter;
 pub use overlaps::{
-    FindingFilter, OVERLAP_CHANNEL, OVERLAP_CHECK_DURATION, OverlapListener, Recomputation, Review,
-    StoredFinding,
+    CandidateCache, FindingFilter, OVERLAP_CHANNEL, OVERLAP_CHECK_DURATION, OverlapListener,
+    Recomputation, Review, StoredFinding,
 };
 
 /// The most rows one page may hold, whatever a client asks for.

@@ -204,10 +204,11 @@ const AREAS_PER_QUERY: usize = 100;
 /// candidates; for a batch, a superset of each record's own (the rule decides), fetched in
 /// a few queries: one per [`AREAS_PER_QUERY`] areas, each with the sectors and dates of the
 /// records located there only.
-async fn candidates_for<C: ConnectionTrait>(
+async fn candidates_for<'c, C: ConnectionTrait>(
     db: &C,
     written: &[&OverlapCandidate],
-) -> StoreResult<Vec<OverlapCandidate>> {
+    cache: &'c mut CandidateCache,
+) -> StoreResult<Vec<&'c OverlapCandidate>> {
     // An area whose ancestor is also written is inside that ancestor's range already.
     let mut paths: Vec<&AreaPath> = written.iter().flat_map(|w| &w.locations).collect();
     paths.sort_by(|a, b| a.as_str().cmp(b.as_str()));
@@ -244,7 +245,7 @@ async fn candidates_for<C: ConnectionTrait>(
     }
     let written_ids: HashSet<i64> = written.iter().map(|w| w.id.0).collect();
     let mut seen: HashSet<i64> = HashSet::new();
-    let mut rows = Vec::new();
+    let mut found: Vec<(i64, i64)> = Vec::new();
     // What a set of sectors matches is what each of them matches: worked out once per code,
     // as a batch repeats a few codes many times.
     let mut matching: HashMap<&(SectorVocabulary, String), Vec<(SectorVocabulary, String)>> =
@@ -302,19 +303,72 @@ async fn candidates_for<C: ConnectionTrait>(
         if let Some(end) = end {
             cond = cond.add(intervention::Column::EffectiveStart.lte(end));
         }
-        for row in intervention::Entity::find().filter(cond).all(db).await? {
-            if !written_ids.contains(&row.id) && seen.insert(row.id) {
-                rows.push(row);
+        let rows: Vec<(i64, i64)> = intervention::Entity::find()
+            .select_only()
+            .column(intervention::Column::Id)
+            .column(intervention::Column::Version)
+            .filter(cond)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (id, version) in rows {
+            if !written_ids.contains(&id) && seen.insert(id) {
+                found.push((id, version));
             }
         }
     }
-    let mut candidates = Vec::with_capacity(rows.len());
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<intervention::Model> = rows.by_ref().take(1000).collect();
-        candidates.extend(to_candidates(db, assemble(db, chunk).await?).await?);
+    let mut stale: Vec<i64> = found
+        .iter()
+        .filter(|(id, version)| cache.version_of(*id) != Some(*version))
+        .map(|(id, _)| *id)
+        .collect();
+    if cache.read.len() + stale.len() > CANDIDATE_CACHE_LIMIT {
+        cache.read.clear();
+        stale = found.iter().map(|(id, _)| *id).collect();
     }
-    Ok(candidates)
+    for chunk in stale.chunks(1000) {
+        let rows = intervention::Entity::find()
+            .filter(intervention::Column::Id.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?;
+        let interventions = assemble(db, rows).await?;
+        let paths = paths_of(db, &interventions).await?;
+        for i in &interventions {
+            cache.keep(i.id, i.version, candidate_of(i, &paths));
+        }
+    }
+    Ok(found.iter().filter_map(|(id, _)| cache.get(*id)).collect())
+}
+
+/// The candidates one import has read, each with the version it was read at. An import's
+/// batches mostly meet the same records (the registry's work in its region, and its own
+/// earlier batches): a batch reads again only those written since, so each record is
+/// assembled about once per import rather than once per batch. Records are versioned on
+/// every write, and area paths never change in place, so a record of an unchanged version
+/// is the candidate it was. Held by one import, for as long as it runs.
+#[derive(Debug, Default)]
+pub struct CandidateCache {
+    /// By intervention id: the version read, and its candidate (`None` when the record has
+    /// no dates and so overlaps nothing).
+    read: HashMap<i64, (i64, Option<OverlapCandidate>)>,
+}
+
+/// The most candidates an import keeps: past it, the cache starts over, so an import
+/// spread over a registry of millions holds a bounded amount of memory.
+const CANDIDATE_CACHE_LIMIT: usize = 200_000;
+
+impl CandidateCache {
+    fn version_of(&self, id: i64) -> Option<i64> {
+        self.read.get(&id).map(|(version, _)| *version)
+    }
+
+    fn get(&self, id: i64) -> Option<&OverlapCandidate> {
+        self.read.get(&id).and_then(|(_, c)| c.as_ref())
+    }
+
+    fn keep(&mut self, id: InterventionId, version: i64, candidate: Option<OverlapCandidate>) {
+        self.read.insert(id.0, (version, candidate));
+    }
 }
 
 async fn to_candidates<C: ConnectionTrait>(
@@ -811,6 +865,7 @@ impl Store {
         written: &[Intervention],
         created: &HashSet<InterventionId>,
         min_score: f64,
+        cache: &mut CandidateCache,
     ) -> StoreResult<(Vec<StoredFinding>, Vec<i64>)> {
         if written.is_empty() {
             return Ok((Vec::new(), Vec::new()));
@@ -834,6 +889,8 @@ impl Store {
                     .await?,
             );
         }
+        let versions: HashMap<InterventionId, i64> =
+            written.iter().map(|w| (w.id, w.version)).collect();
         let written: Vec<OverlapCandidate> = written
             .iter()
             .filter_map(|w| candidate_of(w, &paths))
@@ -844,7 +901,7 @@ impl Store {
             Vec::new()
         } else {
             let started = std::time::Instant::now();
-            let candidates = candidates_for(db, &live).await?;
+            let candidates = candidates_for(db, &live, cache).await?;
             let pcodes: Vec<Pcode> = live
                 .iter()
                 .flat_map(|w| w.locations.iter().flat_map(|p| p.pcodes()))
@@ -865,6 +922,10 @@ impl Store {
         };
         let started = std::time::Instant::now();
         let findings = still_present(db, &written, findings).await?;
+        // A later batch of the same import meets these as they are now.
+        for w in written {
+            cache.keep(w.id, versions[&w.id], Some(w));
+        }
         // A pair with a record created in this transaction cannot be stored yet.
         let (fresh, known): (Vec<Finding>, Vec<Finding>) = findings
             .into_iter()

@@ -247,7 +247,11 @@ impl ImportMutation {
             })
             .collect();
         let outcomes = store(ctx)
-            .import_interventions(&records, access::actor(ctx))
+            .import_interventions(
+                &records,
+                access::actor(ctx),
+                &mut concord_store::CandidateCache::default(),
+            )
             .await?;
         for ((i, record), outcome) in candidates.into_iter().zip(outcomes) {
             let status = match outcome {
