@@ -10,7 +10,7 @@
 //! (IATI identifier, then acronym, then normalised name) and created when unknown; names
 //! that probably mean one organisation are reported as suggestions, never merged.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::{BufRead, Read, Write};
 
 use async_graphql::SimpleObject;
@@ -236,6 +236,18 @@ fn iati_problem(entry: &iati::ReportEntry) -> ImportProblem {
     }
 }
 
+/// A refusal of the mapping, which knows no lines: placed at its activity.
+fn iati_problem_at(entry: &iati::ReportEntry, activity_line: u64) -> ImportProblem {
+    ImportProblem {
+        line: if entry.line == 0 {
+            activity_line
+        } else {
+            entry.line
+        },
+        ..iati_problem(entry)
+    }
+}
+
 fn document_error(e: &iati::DocumentError) -> ApiError {
     ApiError::invalid("file", &format!("not an IATI 2.0x activity file: {e}"))
 }
@@ -258,12 +270,17 @@ pub async fn import_iati<R: BufRead + Send + 'static>(
     let reader = IatiReader::new(open().map_err(io_error)?).map_err(|e| document_error(&e))?;
     let mut verdicts = ReadAhead::new(reader, |verdict| verdict);
     let mut batch = Vec::new();
+    // Accepted activities by their place among the accepted ones, which both passes read in
+    // the same order: those the first pass refuses.
+    let mut accepted_count = 0;
+    let mut refused: HashSet<usize> = HashSet::new();
     while let Some(verdict) = verdicts.next().await {
         match verdict.map_err(|e| document_error(&e))? {
             ActivityVerdict::Accepted(accepted) => {
                 report.read += 1;
                 report.warnings += accepted.warnings.len() as u64;
-                batch.push((accepted.activity, accepted.line));
+                batch.push((accepted.activity, accepted.line, accepted_count));
+                accepted_count += 1;
             }
             ActivityVerdict::Rejected(rejected) => {
                 report.read += 1;
@@ -280,6 +297,7 @@ pub async fn import_iati<R: BufRead + Send + 'static>(
                 &mut batch,
                 &mut report,
                 &mut names,
+                &mut refused,
             )
             .await?;
         }
@@ -291,6 +309,7 @@ pub async fn import_iati<R: BufRead + Send + 'static>(
         &mut batch,
         &mut report,
         &mut names,
+        &mut refused,
     )
     .await?;
     report.duplicate_organisations = duplicate_sentences(&names);
@@ -311,8 +330,15 @@ pub async fn import_iati<R: BufRead + Send + 'static>(
     let mut writing = Vec::new();
     let mut written = 0;
     let mut candidates = CandidateCache::default();
+    let mut ordinal = 0;
     while let Some(read) = accepted.next().await {
         if let Some((activity, line, document)) = read.map_err(|e| document_error(&e))? {
+            ordinal += 1;
+            // What the first pass refused is not written, and neither are the organisations
+            // and countries only it names.
+            if refused.contains(&(ordinal - 1)) {
+                continue;
+            }
             let document =
                 document.map_err(|e| ApiError::Internal(format!("IATI source document: {e}")))?;
             writing.push((activity, line, document));
@@ -420,13 +446,14 @@ async fn check_iati_batch(
     store: &Store,
     principal: &Principal,
     directory: &Directory,
-    batch: &mut Vec<(IatiActivity, u64)>,
+    batch: &mut Vec<(IatiActivity, u64, usize)>,
     report: &mut ImportReport,
     names: &mut Vec<String>,
+    refused: &mut HashSet<usize>,
 ) -> ApiResult<()> {
-    let known = iati_places(store, batch.iter().map(|(a, _)| a)).await?;
+    let known = iati_places(store, batch.iter().map(|(a, _, _)| a)).await?;
     let any_org = principal.is_admin();
-    for (activity, line) in batch.drain(..) {
+    for (activity, line, ordinal) in batch.drain(..) {
         for need in mapping::iati_organisations(&activity) {
             names.push(need.input.name.clone());
         }
@@ -442,9 +469,10 @@ async fn check_iati_batch(
             known.contains(code) || concord_domain::reference::country_by_alpha2(code).is_some()
         };
         let input = mapping::iati_to_input(&activity, &resolve, &countries_ok)
-            .map_err(|e| iati_problem(&e));
+            .map_err(|e| iati_problem_at(&e, line));
         if let Err(p) = checked(input, principal, line) {
             report.rejected.push(p);
+            refused.insert(ordinal);
         }
     }
     Ok(())
@@ -479,7 +507,7 @@ async fn write_iati_batch(
     for (activity, line, document) in batch.drain(..) {
         let resolve = |key: &OrganisationKey| directory.find(key);
         let input = mapping::iati_to_input(&activity, &resolve, &|c: &str| known.contains(c))
-            .map_err(|e| iati_problem(&e));
+            .map_err(|e| iati_problem_at(&e, line));
         // Faults were reported by the first pass; they are skipped here.
         let Ok(record) = checked(input, principal, line) else {
             continue;

@@ -330,7 +330,7 @@ async fn iati_upload_respects_access(app: &TestApp) {
         eprintln!("skipped: shared data is not present");
         return;
     };
-    let mutation = "mutation($file: Upload!) { importIati(file: $file, partial: true) { read created updated unchanged applied rejected { line identifier element reason } } }";
+    let mutation = "mutation($file: Upload!) { importIati(file: $file, partial: true) { read created updated unchanged applied organisationsCreated rejected { line identifier element reason } } }";
     let anonymous = upload(app, "", mutation, &file).await;
     assert_eq!(error_code(&anonymous), "UNAUTHENTICATED", "{anonymous}");
 
@@ -338,12 +338,28 @@ async fn iati_upload_respects_access(app: &TestApp) {
     let editor = app
         .user("editor@unrelated.example", "EDITOR", &[&org])
         .await;
+    let organisations = "{ organisations { totalCount } }";
+    let before = app.data(organisations, json!({})).await;
     let refused = upload(app, &editor, mutation, &file).await;
     let report = &refused["data"]["importIati"];
     assert_eq!(report["read"], 7, "{refused}");
     assert_eq!(
         report["created"], 0,
         "an editor of another organisation writes nothing"
+    );
+    assert_eq!(
+        report["organisationsCreated"],
+        json!([]),
+        "nor any organisation of the activities it was refused"
+    );
+    assert_eq!(app.data(organisations, json!({})).await, before);
+    assert!(
+        report["rejected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["line"].as_u64().unwrap() > 1),
+        "every refusal names its line: {report}"
     );
     let reasons: Vec<&str> = report["rejected"]
         .as_array()
@@ -369,6 +385,17 @@ async fn iati_upload_respects_access(app: &TestApp) {
     assert_eq!(report["created"], 4, "{admin}");
     assert_eq!(report["rejected"].as_array().unwrap().len(), 3, "{admin}");
     assert_eq!(report["applied"], true);
+    // Organisations are created for the activities written, not for those refused.
+    let created: Vec<&str> = report["organisationsCreated"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(!created.is_empty(), "{admin}");
+    for only_refused in ["Tropenbos International", "JASS", "DefendDefenders"] {
+        assert!(!created.contains(&only_refused), "{created:?}");
+    }
 }
 
 const UPSERT: &str = "mutation($items: [InterventionInput!]!) { upsertInterventions(items: $items) { created updated unchanged rejected replayed results { index externalId status errors { code field message } intervention { id title } } } }";
