@@ -9,19 +9,24 @@ use concord_domain::access::{Principal, ReadScope, RecordAccess, UserId};
 use concord_domain::area::{AreaPath, Pcode};
 use concord_domain::intervention::{Intervention, InterventionId};
 use concord_domain::need::NeedSector;
+use concord_domain::organisation::OrganisationId;
 use concord_domain::overlap::{self, Finding, FindingKind, NeedLookup, OverlapCandidate, Reasons};
+use concord_domain::population::Population;
 use concord_domain::reference::SectorVocabulary;
 use concord_domain::review::{ReviewStatus, candidate_of, may_review, may_see};
-use concord_domain::values::{ActivityStatus, Visibility};
+use concord_domain::values::{ActivityStatus, Period, Visibility};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    FromQueryResult, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 
 use crate::audit::{self, Actor, AuditAction};
 use crate::changes::RegistryChange;
-use crate::entity::{area, intervention, need, overlap_finding, overlap_review};
+use crate::entity::{
+    area, intervention, intervention_location, intervention_participant, intervention_sector, need,
+    overlap_finding, overlap_review,
+};
 use crate::interventions::{
     areas_at, areas_within, assemble, has_any_sector, has_location_where, in_any_sector,
     located_in_any, located_where, readable,
@@ -327,23 +332,178 @@ async fn candidates_for<'c, C: ConnectionTrait>(
         stale = found.iter().map(|(id, _)| *id).collect();
     }
     for chunk in stale.chunks(1000) {
-        let rows = intervention::Entity::find()
-            .filter(intervention::Column::Id.is_in(chunk.iter().copied()))
-            .all(db)
-            .await?;
-        let interventions = assemble(db, rows).await?;
-        let paths = paths_of(db, &interventions).await?;
-        for i in &interventions {
-            cache.keep(i.id, i.version, candidate_of(i, &paths));
+        let query = intervention::Entity::find()
+            .filter(intervention::Column::Id.is_in(chunk.iter().copied()));
+        for (id, version, candidate) in read_candidates(db, query).await? {
+            cache.keep(id, version, candidate);
         }
     }
     Ok(found.iter().filter_map(|(id, _)| cache.get(*id)).collect())
 }
 
+/// What the overlap rule reads of an intervention row.
+#[derive(FromQueryResult)]
+struct CandidateRow {
+    id: i64,
+    version: i64,
+    external_id: String,
+    reporting_organisation_id: i64,
+    title: String,
+    status: String,
+    effective_start: NaiveDate,
+    effective_end: Option<NaiveDate>,
+    target: Option<serde_json::Value>,
+    linked_activities: Option<serde_json::Value>,
+}
+
+/// The candidates of the interventions `query` selects, with their versions (`None` for a
+/// record without dates, which overlaps nothing). Reads only what the rule reads, and the
+/// locations' area paths joined in: the same candidates as [`candidate_of`] gives for the
+/// assembled interventions, at a fraction of the cost of assembling them.
+async fn read_candidates<C: ConnectionTrait>(
+    db: &C,
+    query: Select<intervention::Entity>,
+) -> StoreResult<Vec<(InterventionId, i64, Option<OverlapCandidate>)>> {
+    use intervention::Column as I;
+    let rows: Vec<CandidateRow> = query
+        .select_only()
+        .columns([
+            I::Id,
+            I::Version,
+            I::ExternalId,
+            I::ReportingOrganisationId,
+            I::Title,
+            I::Status,
+            I::EffectiveStart,
+            I::EffectiveEnd,
+            I::Target,
+            I::LinkedActivities,
+        ])
+        .into_model()
+        .all(db)
+        .await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut sectors: HashMap<i64, Vec<(SectorVocabulary, String)>> = HashMap::new();
+    let sector_rows: Vec<(i64, String, String)> = intervention_sector::Entity::find()
+        .select_only()
+        .columns([
+            intervention_sector::Column::InterventionId,
+            intervention_sector::Column::Vocabulary,
+            intervention_sector::Column::Code,
+        ])
+        .filter(intervention_sector::Column::InterventionId.is_in(ids.clone()))
+        .order_by_asc(intervention_sector::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (id, vocabulary, code) in sector_rows {
+        let vocabulary = SectorVocabulary::from_iati_code(&vocabulary)
+            .ok_or_else(|| corrupt("intervention_sector.vocabulary"))?;
+        sectors.entry(id).or_default().push((vocabulary, code));
+    }
+    let location_rows: Vec<(i64, String, Option<String>)> = intervention_location::Entity::find()
+        .select_only()
+        .column(intervention_location::Column::InterventionId)
+        .column(area::Column::Path)
+        .column(intervention_location::Column::Site)
+        .join(
+            JoinType::InnerJoin,
+            intervention_location::Entity::belongs_to(area::Entity)
+                .from(intervention_location::Column::AreaId)
+                .to(area::Column::Id)
+                .into(),
+        )
+        .filter(intervention_location::Column::InterventionId.is_in(ids.clone()))
+        .order_by_asc(intervention_location::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut places: HashMap<i64, (Vec<AreaPath>, Vec<String>)> = HashMap::new();
+    // Paths repeat across a batch: parsed once each, then shared.
+    let mut parsed: HashMap<String, AreaPath> = HashMap::new();
+    for (id, path, site) in location_rows {
+        let path = match parsed.get(&path) {
+            Some(p) => p.clone(),
+            None => {
+                let p = AreaPath::parse(&path).map_err(|_| corrupt("area.path"))?;
+                parsed.insert(path, p.clone());
+                p
+            }
+        };
+        let (paths, sites) = places.entry(id).or_default();
+        paths.push(path);
+        sites.extend(site);
+    }
+    let mut activity_ids: HashMap<i64, Vec<String>> = HashMap::new();
+    let participant_rows: Vec<(i64, String)> = intervention_participant::Entity::find()
+        .select_only()
+        .column(intervention_participant::Column::InterventionId)
+        .column(intervention_participant::Column::ActivityId)
+        .filter(intervention_participant::Column::InterventionId.is_in(ids))
+        .filter(intervention_participant::Column::ActivityId.is_not_null())
+        .order_by_asc(intervention_participant::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (id, activity) in participant_rows {
+        activity_ids.entry(id).or_default().push(activity);
+    }
+    rows.into_iter()
+        .map(|row| {
+            let id = InterventionId(row.id);
+            // A record without dates is stored with the earliest date as its start.
+            if row.effective_start == NaiveDate::MIN {
+                return Ok((id, row.version, None));
+            }
+            let period = Period::new("period", row.effective_start, row.effective_end)
+                .map_err(|_| corrupt("intervention effective dates"))?;
+            let target: Option<Population> = row
+                .target
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|_| corrupt("intervention.target"))?;
+            let linked: Vec<String> = row
+                .linked_activities
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|_| corrupt("intervention.linked_activities"))?
+                .unwrap_or_default();
+            let (locations, sites) = places.remove(&row.id).unwrap_or_default();
+            let mut linked_ids = activity_ids.remove(&row.id).unwrap_or_default();
+            linked_ids.extend(linked);
+            Ok((
+                id,
+                row.version,
+                Some(OverlapCandidate {
+                    id,
+                    organisation: OrganisationId(row.reporting_organisation_id),
+                    status: ActivityStatus::from_code(&row.status)
+                        .ok_or_else(|| corrupt("intervention.status"))?,
+                    period,
+                    sectors: sectors.remove(&row.id).unwrap_or_default(),
+                    locations,
+                    groups: target
+                        .as_ref()
+                        .map(|t| t.groups.clone())
+                        .unwrap_or_default(),
+                    target: target.as_ref().map(|t| t.total.get()),
+                    title: row.title,
+                    sites,
+                    own_ids: vec![row.external_id],
+                    linked_ids,
+                }),
+            ))
+        })
+        .collect()
+}
+
 /// The candidates one import has read, each with the version it was read at. An import's
 /// batches mostly meet the same records (the registry's work in its region, and its own
 /// earlier batches): a batch reads again only those written since, so each record is
-/// assembled about once per import rather than once per batch. Records are versioned on
+/// read about once per import rather than once per batch. Records are versioned on
 /// every write, and area paths never change in place, so a record of an unchanged version
 /// is the candidate it was. Held by one import, for as long as it runs.
 #[derive(Debug, Default)]
@@ -369,17 +529,6 @@ impl CandidateCache {
     fn keep(&mut self, id: InterventionId, version: i64, candidate: Option<OverlapCandidate>) {
         self.read.insert(id.0, (version, candidate));
     }
-}
-
-async fn to_candidates<C: ConnectionTrait>(
-    db: &C,
-    interventions: Vec<Intervention>,
-) -> StoreResult<Vec<OverlapCandidate>> {
-    let paths = paths_of(db, &interventions).await?;
-    Ok(interventions
-        .iter()
-        .filter_map(|i| candidate_of(i, &paths))
-        .collect())
 }
 
 fn finding_of(row: overlap_finding::Model) -> StoreResult<StoredFinding> {
@@ -962,16 +1111,17 @@ impl Store {
         let mut candidates = Vec::with_capacity(total as usize);
         let mut after = 0;
         loop {
-            let rows = intervention::Entity::find()
+            let query = intervention::Entity::find()
                 .filter(live())
                 .filter(intervention::Column::Id.gt(after))
                 .order_by_asc(intervention::Column::Id)
-                .limit(5_000)
-                .all(&self.db)
-                .await?;
-            let Some(last) = rows.last() else { break };
-            after = last.id;
-            candidates.extend(to_candidates(&self.db, assemble(&self.db, rows).await?).await?);
+                .limit(5_000);
+            let read = read_candidates(&self.db, query).await?;
+            let Some((last, _, _)) = read.last() else {
+                break;
+            };
+            after = last.0;
+            candidates.extend(read.into_iter().filter_map(|(_, _, c)| c));
             progress(candidates.len() as u64, total);
         }
         let needs = load_needs(&self.db, None).await?;
@@ -1246,5 +1396,158 @@ impl Store {
     /// SQLite, where one process serves and announces its own findings.
     pub async fn listen_overlaps(&self) -> StoreResult<Option<OverlapListener>> {
         Ok(self.listen(OVERLAP_CHANNEL).await?.map(OverlapListener))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use concord_domain::area::{AdminLevel, NewArea};
+    use concord_domain::intervention::{
+        InterventionInput, LocationInput, NewIntervention, ParticipationInput, SectorShareInput,
+    };
+    use concord_domain::organisation::{NewOrganisation, OrganisationInput};
+    use concord_domain::population::PopulationInput;
+
+    use crate::{CandidateCache, ImportRecord};
+
+    fn area(code: &str, level: i64, parent: Option<&str>) -> NewArea {
+        let pcode = Pcode::parse(code).unwrap();
+        let parent = parent.map(|p| {
+            (
+                Pcode::parse(p).unwrap(),
+                AdminLevel::new(level - 1).unwrap(),
+            )
+        });
+        NewArea::new(
+            pcode,
+            code,
+            AdminLevel::new(level).unwrap(),
+            parent.as_ref().map(|(p, l)| (p, *l)),
+            "ET",
+            None,
+        )
+        .unwrap()
+    }
+
+    /// Records with every part the rule reads, some of it absent: the candidates read from
+    /// the rows are exactly those of the assembled interventions.
+    #[tokio::test]
+    async fn candidates_read_from_rows_are_those_of_assembled_interventions() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("concord.db").display());
+        let store = Store::connect(&url, 2).await.unwrap();
+        store.migrate().await.unwrap();
+        let actor = Actor::command("test");
+        let areas = [
+            area("ET", 0, None),
+            area("ET01", 1, Some("ET")),
+            area("ET0101", 2, Some("ET01")),
+        ];
+        store.import_areas(&areas, &actor).await.unwrap();
+        let mut orgs = Vec::new();
+        for name in ["Alpha Relief", "Beta Aid"] {
+            let org = NewOrganisation::parse(&OrganisationInput {
+                name: name.into(),
+                organisation_type: "22".into(),
+                level: "NATIONAL".into(),
+                ..Default::default()
+            })
+            .unwrap();
+            orgs.push(store.create_organisation(&org, &actor).await.unwrap().id);
+        }
+        let date = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d);
+        let location = |pcode: &str, site: Option<&str>| LocationInput {
+            pcode: pcode.into(),
+            target: Some(40),
+            site: site.map(Into::into),
+        };
+        let sector = |code: &str| SectorShareInput {
+            vocabulary: None,
+            code: code.into(),
+            percentage: None,
+        };
+        let inputs = [
+            InterventionInput {
+                external_id: "full".into(),
+                title: "Water trucking".into(),
+                reporting_organisation: orgs[0],
+                participants: vec![
+                    ParticipationInput {
+                        organisation: orgs[1],
+                        role: "4".into(),
+                        activity_id: Some("XM-BETA-1".into()),
+                    },
+                    ParticipationInput {
+                        organisation: orgs[1],
+                        role: "1".into(),
+                        activity_id: None,
+                    },
+                ],
+                sectors: vec![sector("14030"), sector("WSH")],
+                locations: vec![location("ET0101", Some("Camp 4")), location("ET01", None)],
+                planned_start: date(2025, 1, 1),
+                planned_end: date(2025, 12, 31),
+                actual_start: date(2025, 2, 1),
+                status: "2".into(),
+                kind: "RESPONSE".into(),
+                approach: "BOTH".into(),
+                target: Some(PopulationInput {
+                    total: 80,
+                    groups: vec!["IDP".into()],
+                    ..Default::default()
+                }),
+                linked_activities: vec!["XM-FUNDER-9".into()],
+                ..Default::default()
+            },
+            InterventionInput {
+                external_id: "bare".into(),
+                title: "Clinic".into(),
+                reporting_organisation: orgs[1],
+                sectors: vec![sector("12220")],
+                locations: vec![location("ET", None)],
+                planned_start: date(2024, 6, 1),
+                status: "3".into(),
+                kind: "RECOVERY".into(),
+                approach: "PROTECTION".into(),
+                ..Default::default()
+            },
+        ];
+        let records: Vec<ImportRecord> = inputs
+            .iter()
+            .map(|input| ImportRecord {
+                record: NewIntervention::parse(input).unwrap(),
+                source: None,
+            })
+            .collect();
+        store
+            .import_interventions(&records, &actor, &mut CandidateCache::default())
+            .await
+            .unwrap();
+
+        let db = store.connection();
+        let rows = intervention::Entity::find()
+            .order_by_asc(intervention::Column::Id)
+            .all(db)
+            .await
+            .unwrap();
+        let assembled = assemble(db, rows).await.unwrap();
+        let paths = paths_of(db, &assembled).await.unwrap();
+        let expected: Vec<_> = assembled
+            .iter()
+            .map(|i| (i.id, i.version, candidate_of(i, &paths)))
+            .collect();
+        let read = read_candidates(
+            db,
+            intervention::Entity::find().order_by_asc(intervention::Column::Id),
+        )
+        .await
+        .unwrap();
+        assert_eq!(read, expected);
+        let full = read[0].2.as_ref().unwrap();
+        assert_eq!(full.linked_ids, ["XM-BETA-1", "XM-FUNDER-9"]);
+        assert_eq!(full.sites, ["Camp 4"]);
+        assert_eq!(full.locations.len(), 2);
+        assert_eq!(full.target, Some(80));
     }
 }
