@@ -11,9 +11,12 @@ use std::collections::HashMap;
 
 use crate::access::{Principal, ReadScope, RecordAccess, Role};
 use crate::area::{AreaPath, Pcode};
-use crate::intervention::Intervention;
+use crate::intervention::{Intervention, InterventionId};
+use crate::organisation::OrganisationId;
 use crate::overlap::OverlapCandidate;
-use crate::values::code_enum;
+use crate::population::Population;
+use crate::reference::SectorVocabulary;
+use crate::values::{ActivityStatus, Period, code_enum};
 
 code_enum!(
     /// Where a finding stands: OPEN until someone who may review says what it is.
@@ -57,14 +60,11 @@ pub fn candidate_of(
     paths: &HashMap<Pcode, AreaPath>,
 ) -> Option<OverlapCandidate> {
     let record = &intervention.record;
-    let period = record.effective_period()?;
-    let mut own_ids = vec![record.external_id.clone()];
-    own_ids.dedup();
-    Some(OverlapCandidate {
+    Some(candidate_from(CandidateParts {
         id: intervention.id,
         organisation: record.reporting_organisation,
         status: record.status,
-        period,
+        period: record.effective_period()?,
         sectors: record
             .sectors
             .iter()
@@ -73,23 +73,55 @@ pub fn candidate_of(
         locations: record
             .locations
             .iter()
-            .filter_map(|l| paths.get(&l.pcode).cloned())
+            .filter_map(|l| paths.get(&l.pcode).map(|p| (p.clone(), l.site.clone())))
             .collect(),
-        groups: record
+        target: record.target.clone(),
+        title: record.title.clone(),
+        external_id: record.external_id.clone(),
+        linked_ids: record.linked_ids(),
+    }))
+}
+
+/// What the overlap rule reads of a stored record, for a store that reads only that.
+pub struct CandidateParts {
+    pub id: InterventionId,
+    pub organisation: OrganisationId,
+    pub status: ActivityStatus,
+    /// The effective period (see `NewIntervention::effective_period`).
+    pub period: Period,
+    pub sectors: Vec<(SectorVocabulary, String)>,
+    /// Each location's area path and named site, in the record's order.
+    pub locations: Vec<(AreaPath, Option<String>)>,
+    pub target: Option<Population>,
+    pub title: String,
+    pub external_id: String,
+    /// As `NewIntervention::linked_ids` gives them.
+    pub linked_ids: Vec<String>,
+}
+
+/// The engine's view of a record from its parts: the one place a record becomes a
+/// candidate, whether it was read whole ([`candidate_of`]) or in parts.
+pub fn candidate_from(parts: CandidateParts) -> OverlapCandidate {
+    let (locations, sites): (Vec<AreaPath>, Vec<Option<String>>) =
+        parts.locations.into_iter().unzip();
+    OverlapCandidate {
+        id: parts.id,
+        organisation: parts.organisation,
+        status: parts.status,
+        period: parts.period,
+        sectors: parts.sectors,
+        locations,
+        groups: parts
             .target
             .as_ref()
             .map(|t| t.groups.clone())
             .unwrap_or_default(),
-        target: record.target.as_ref().map(|t| t.total.get()),
-        title: record.title.clone(),
-        sites: record
-            .locations
-            .iter()
-            .filter_map(|l| l.site.clone())
-            .collect(),
-        own_ids,
-        linked_ids: record.linked_ids(),
-    })
+        target: parts.target.as_ref().map(|t| t.total.get()),
+        title: parts.title,
+        sites: sites.into_iter().flatten().collect(),
+        own_ids: vec![parts.external_id],
+        linked_ids: parts.linked_ids,
+    }
 }
 
 #[cfg(test)]

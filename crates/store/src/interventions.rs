@@ -19,7 +19,7 @@ use concord_domain::{ValidationError, ValidationErrors};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 
 use crate::areas::contains_pattern;
@@ -471,6 +471,22 @@ pub(crate) fn duplicate_external_id(e: StoreError) -> StoreError {
 
 /// Rebuilds domain interventions from rows, loading their children in three statements
 /// (plus one for the P-codes of their areas), whatever the number of rows.
+/// The locations of some interventions joined to their areas, in the order they were
+/// written, selecting nothing yet: the caller names the columns it reads.
+pub(crate) fn locations_with_areas(ids: Vec<i64>) -> Select<intervention_location::Entity> {
+    intervention_location::Entity::find()
+        .select_only()
+        .join(
+            JoinType::InnerJoin,
+            intervention_location::Entity::belongs_to(area::Entity)
+                .from(intervention_location::Column::AreaId)
+                .to(area::Column::Id)
+                .into(),
+        )
+        .filter(intervention_location::Column::InterventionId.is_in(ids))
+        .order_by_asc(intervention_location::Column::Id)
+}
+
 pub(crate) async fn assemble<C: ConnectionTrait>(
     db: &C,
     rows: Vec<intervention::Model>,
@@ -502,21 +518,11 @@ pub(crate) async fn assemble<C: ConnectionTrait>(
     }
     // Locations come with their P-codes in one statement.
     let location_rows: Vec<(i64, Option<i64>, Option<String>, String)> =
-        intervention_location::Entity::find()
-            .select_only()
+        locations_with_areas(ids.clone())
             .column(intervention_location::Column::InterventionId)
             .column(intervention_location::Column::Target)
             .column(intervention_location::Column::Site)
             .column(area::Column::Pcode)
-            .join(
-                JoinType::InnerJoin,
-                intervention_location::Entity::belongs_to(area::Entity)
-                    .from(intervention_location::Column::AreaId)
-                    .to(area::Column::Id)
-                    .into(),
-            )
-            .filter(intervention_location::Column::InterventionId.is_in(ids.clone()))
-            .order_by_asc(intervention_location::Column::Id)
             .into_tuple()
             .all(db)
             .await?;

@@ -13,12 +13,14 @@ use concord_domain::organisation::OrganisationId;
 use concord_domain::overlap::{self, Finding, FindingKind, NeedLookup, OverlapCandidate, Reasons};
 use concord_domain::population::Population;
 use concord_domain::reference::SectorVocabulary;
-use concord_domain::review::{ReviewStatus, candidate_of, may_review, may_see};
+use concord_domain::review::{
+    CandidateParts, ReviewStatus, candidate_from, candidate_of, may_review, may_see,
+};
 use concord_domain::values::{ActivityStatus, Period, Visibility};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait,
-    FromQueryResult, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 
 use crate::audit::{self, Actor, AuditAction};
@@ -29,7 +31,7 @@ use crate::entity::{
 };
 use crate::interventions::{
     areas_at, areas_within, assemble, has_any_sector, has_location_where, in_any_sector,
-    located_in_any, located_where, readable,
+    located_in_any, located_where, locations_with_areas, readable,
 };
 use crate::organisations::corrupt;
 use crate::{Page, PageRequest, Store, StoreError, StoreResult, json_text};
@@ -404,24 +406,14 @@ async fn read_candidates<C: ConnectionTrait>(
             .ok_or_else(|| corrupt("intervention_sector.vocabulary"))?;
         sectors.entry(id).or_default().push((vocabulary, code));
     }
-    let location_rows: Vec<(i64, String, Option<String>)> = intervention_location::Entity::find()
-        .select_only()
+    let location_rows: Vec<(i64, String, Option<String>)> = locations_with_areas(ids.clone())
         .column(intervention_location::Column::InterventionId)
         .column(area::Column::Path)
         .column(intervention_location::Column::Site)
-        .join(
-            JoinType::InnerJoin,
-            intervention_location::Entity::belongs_to(area::Entity)
-                .from(intervention_location::Column::AreaId)
-                .to(area::Column::Id)
-                .into(),
-        )
-        .filter(intervention_location::Column::InterventionId.is_in(ids.clone()))
-        .order_by_asc(intervention_location::Column::Id)
         .into_tuple()
         .all(db)
         .await?;
-    let mut places: HashMap<i64, (Vec<AreaPath>, Vec<String>)> = HashMap::new();
+    let mut places: HashMap<i64, Vec<(AreaPath, Option<String>)>> = HashMap::new();
     // Paths repeat across a batch: parsed once each, then shared.
     let mut parsed: HashMap<String, AreaPath> = HashMap::new();
     for (id, path, site) in location_rows {
@@ -433,9 +425,7 @@ async fn read_candidates<C: ConnectionTrait>(
                 p
             }
         };
-        let (paths, sites) = places.entry(id).or_default();
-        paths.push(path);
-        sites.extend(site);
+        places.entry(id).or_default().push((path, site));
     }
     let mut activity_ids: HashMap<i64, Vec<String>> = HashMap::new();
     let participant_rows: Vec<(i64, String)> = intervention_participant::Entity::find()
@@ -471,31 +461,23 @@ async fn read_candidates<C: ConnectionTrait>(
                 .transpose()
                 .map_err(|_| corrupt("intervention.linked_activities"))?
                 .unwrap_or_default();
-            let (locations, sites) = places.remove(&row.id).unwrap_or_default();
+            // As `NewIntervention::linked_ids`: participants' activity ids, then references.
             let mut linked_ids = activity_ids.remove(&row.id).unwrap_or_default();
             linked_ids.extend(linked);
-            Ok((
+            let candidate = candidate_from(CandidateParts {
                 id,
-                row.version,
-                Some(OverlapCandidate {
-                    id,
-                    organisation: OrganisationId(row.reporting_organisation_id),
-                    status: ActivityStatus::from_code(&row.status)
-                        .ok_or_else(|| corrupt("intervention.status"))?,
-                    period,
-                    sectors: sectors.remove(&row.id).unwrap_or_default(),
-                    locations,
-                    groups: target
-                        .as_ref()
-                        .map(|t| t.groups.clone())
-                        .unwrap_or_default(),
-                    target: target.as_ref().map(|t| t.total.get()),
-                    title: row.title,
-                    sites,
-                    own_ids: vec![row.external_id],
-                    linked_ids,
-                }),
-            ))
+                organisation: OrganisationId(row.reporting_organisation_id),
+                status: ActivityStatus::from_code(&row.status)
+                    .ok_or_else(|| corrupt("intervention.status"))?,
+                period,
+                sectors: sectors.remove(&row.id).unwrap_or_default(),
+                locations: places.remove(&row.id).unwrap_or_default(),
+                target,
+                title: row.title,
+                external_id: row.external_id,
+                linked_ids,
+            });
+            Ok((id, row.version, Some(candidate)))
         })
         .collect()
 }
@@ -1434,9 +1416,10 @@ mod tests {
     /// the rows are exactly those of the assembled interventions.
     #[tokio::test]
     async fn candidates_read_from_rows_are_those_of_assembled_interventions() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("concord.db").display());
-        let store = Store::connect(&url, 2).await.unwrap();
+        let database = concord_e2e::TestDatabase::new(concord_e2e::Backend::Sqlite)
+            .await
+            .unwrap();
+        let store = Store::connect(&database.url, 2).await.unwrap();
         store.migrate().await.unwrap();
         let actor = Actor::command("test");
         let areas = [

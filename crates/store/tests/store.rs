@@ -1,14 +1,13 @@
 //! The store against real databases: SQLite always, PostgreSQL when
 //! `CONCORD_TEST_POSTGRES_URL` names a server (CI sets it).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use concord_domain::area::{AdminLevel, NewArea, Pcode};
 use concord_domain::intervention::{
     InterventionId, InterventionInput, LocationInput, NewIntervention, SectorShareInput,
 };
 use concord_domain::organisation::{NewOrganisation, OrganisationId, OrganisationInput};
 use concord_domain::review::ReviewStatus;
+use concord_e2e::{Backend, TestDatabase};
 use concord_store::{Actor, CandidateCache, ImportOutcome, ImportRecord, Store};
 
 fn actor() -> Actor {
@@ -158,44 +157,8 @@ fn ids<const N: usize>(outcomes: &[ImportOutcome]) -> [InterventionId; N] {
     ids.try_into().expect("one outcome per record")
 }
 
-fn sqlite_url() -> String {
-    let dir = tempfile::tempdir().unwrap().keep();
-    format!("sqlite://{}", dir.join("concord.db").display())
-}
-
-/// A new database on the PostgreSQL server of `CONCORD_TEST_POSTGRES_URL`, if set.
-async fn postgres_url() -> Option<String> {
-    use sea_orm::ConnectionTrait;
-    let server = std::env::var("CONCORD_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())?;
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let name = format!(
-        "concord_store_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    );
-    let admin = sea_orm::Database::connect(&server).await.unwrap();
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
-        .await
-        .unwrap();
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(&server);
-    Some(format!("{base}/{name}"))
-}
-
-#[tokio::test]
-async fn an_import_rereads_candidates_changed_between_its_batches_on_sqlite() {
-    an_import_rereads_candidates_changed_between_its_batches(&sqlite_url()).await;
-}
-
-#[tokio::test]
-async fn an_import_rereads_candidates_changed_between_its_batches_on_postgres() {
-    let Some(url) = postgres_url().await else {
+async fn on(backend: Backend) {
+    let Some(mut database) = TestDatabase::new(backend).await else {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI must run the PostgreSQL tests: set CONCORD_TEST_POSTGRES_URL"
@@ -203,5 +166,16 @@ async fn an_import_rereads_candidates_changed_between_its_batches_on_postgres() 
         eprintln!("skipped: CONCORD_TEST_POSTGRES_URL is not set");
         return;
     };
-    an_import_rereads_candidates_changed_between_its_batches(&url).await;
+    an_import_rereads_candidates_changed_between_its_batches(&database.url).await;
+    database.drop_database().await;
+}
+
+#[tokio::test]
+async fn an_import_rereads_candidates_changed_between_its_batches_on_sqlite() {
+    on(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn an_import_rereads_candidates_changed_between_its_batches_on_postgres() {
+    on(Backend::Postgres).await;
 }
