@@ -2,15 +2,16 @@
 //! tables) and their exports: the one implementation behind the CLI commands and the
 //! GraphQL upload mutations.
 //!
-//! A file is read twice: once to find every record that cannot be imported (reported with
-//! its line and reason), then, when none was found or `partial` was asked for, again to
-//! write the others in batches of [`BATCH`], each batch one transaction. Reading twice
-//! keeps memory bounded by one batch whatever the size of the file, and nothing is
-//! written when a file is refused. Organisations a file names are matched to known ones
-//! (IATI identifier, then acronym, then normalised name) and created when unknown; names
-//! that probably mean one organisation are reported as suggestions, never merged.
+//! A file is read once, in batches of [`BATCH`]: each record is checked (reported with its
+//! line and reason when it cannot be imported) and the others written, all in one import
+//! transaction that commits at the end of the file. When a record is refused without
+//! `partial`, or anything fails, the transaction is rolled back and nothing of the file
+//! is written. Memory stays bounded by one batch whatever the size of the file.
+//! Organisations a file names are matched to known ones (IATI identifier, then acronym,
+//! then normalised name) and created when unknown; names that probably mean one
+//! organisation are reported as suggestions, never merged.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, Read, Write};
 
 use async_graphql::SimpleObject;
@@ -26,8 +27,8 @@ use concord_interop::iati::{self, ActivityVerdict, IatiActivity, IatiReader};
 use concord_interop::interventions::{self as mapping, OrganisationKey, OrganisationNeed};
 use concord_interop::who_what_where::{self as www, ActivityRow, WhoWhatWhereOptions};
 use concord_store::{
-    Actor, CandidateCache, ImportOutcome, ImportRecord, InterventionFilter, PageRequest,
-    SourceDocument, Store,
+    Actor, Import, ImportOutcome, ImportRecord, InterventionFilter, PageRequest, SourceDocument,
+    Store,
 };
 use serde::{Deserialize, Serialize};
 
@@ -77,6 +78,16 @@ pub struct ImportReport {
 }
 
 impl ImportReport {
+    /// What the report says when the import was rolled back: nothing written or created.
+    fn not_applied(mut self) -> Self {
+        self.created = 0;
+        self.updated = 0;
+        self.unchanged = 0;
+        self.organisations_created = Vec::new();
+        self.applied = false;
+        self
+    }
+
     fn count(&mut self, outcomes: &[ImportOutcome]) {
         for o in outcomes {
             match o {
@@ -150,7 +161,7 @@ impl Directory {
     /// Resolves every organisation named, creating the unknown ones.
     async fn resolve_all(
         &mut self,
-        store: &Store,
+        import: &mut Import<'_>,
         needs: &[OrganisationNeed],
         actor: &Actor,
     ) -> ApiResult<()> {
@@ -160,7 +171,7 @@ impl Directory {
                 continue;
             }
             let record = NewOrganisation::parse(&need.input)?;
-            let created = store.create_organisation(&record, actor).await?;
+            let created = import.create_organisation(&record, actor).await?;
             self.created.push(created.name.clone());
             self.resolved.insert(need.key.clone(), created.id);
             // Later names are matched against it as a re-import would: an import run twice
@@ -181,13 +192,13 @@ fn problem(line: u64, identifier: Option<String>, element: &str, reason: String)
     }
 }
 
-/// Which of `codes` are P-codes of known areas.
-async fn known_pcodes(store: &Store, codes: BTreeSet<String>) -> ApiResult<BTreeSet<String>> {
+/// Which of `codes` are P-codes of known areas, those the import created included.
+async fn known_pcodes(import: &Import<'_>, codes: BTreeSet<String>) -> ApiResult<BTreeSet<String>> {
     let parsed: Vec<Pcode> = codes.iter().filter_map(|c| Pcode::parse(c).ok()).collect();
     let mut known = BTreeSet::new();
     for chunk in parsed.chunks(500) {
         known.extend(
-            store
+            import
                 .area_ids(chunk)
                 .await?
                 .into_keys()
@@ -252,125 +263,184 @@ fn document_error(e: &iati::DocumentError) -> ApiError {
     ApiError::invalid("file", &format!("not an IATI 2.0x activity file: {e}"))
 }
 
-/// Imports IATI activity files. `open` is called once per pass and must give the same
-/// bytes each time.
+/// Imports an IATI activity file.
 pub async fn import_iati<R: BufRead + Send + 'static>(
     store: &Store,
     principal: &Principal,
     actor: &Actor,
-    open: impl Fn() -> std::io::Result<R>,
+    file: R,
     options: &ImportOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> ApiResult<ImportReport> {
     let mut report = ImportReport::default();
     let mut directory = Directory::load(store).await?;
     let mut names = Vec::new();
-
-    // First pass: what cannot be imported.
-    let reader = IatiReader::new(open().map_err(io_error)?).map_err(|e| document_error(&e))?;
-    let mut verdicts = ReadAhead::new(reader, |verdict| verdict);
-    let mut batch = Vec::new();
-    // Accepted activities by their place among the accepted ones, which both passes read in
-    // the same order: those the first pass refuses.
-    let mut accepted_count = 0;
-    let mut refused: HashSet<usize> = HashSet::new();
-    while let Some(verdict) = verdicts.next().await {
-        match verdict.map_err(|e| document_error(&e))? {
-            ActivityVerdict::Accepted(accepted) => {
-                report.read += 1;
-                report.warnings += accepted.warnings.len() as u64;
-                batch.push((accepted.activity, accepted.line, accepted_count));
-                accepted_count += 1;
-            }
-            ActivityVerdict::Rejected(rejected) => {
-                report.read += 1;
-                if let Some(reason) = rejected.reason() {
-                    report.rejected.push(iati_problem(reason));
-                }
-            }
-        }
-        if batch.len() == BATCH {
-            check_iati_batch(
-                store,
-                principal,
-                &directory,
-                &mut batch,
-                &mut report,
-                &mut names,
-                &mut refused,
-            )
-            .await?;
-        }
-    }
-    check_iati_batch(
-        store,
-        principal,
-        &directory,
-        &mut batch,
-        &mut report,
-        &mut names,
-        &mut refused,
-    )
-    .await?;
-    report.duplicate_organisations = duplicate_sentences(&names);
-    if !report.rejected.is_empty() && !options.partial {
-        return Ok(report);
-    }
-
-    // Second pass: write the rest.
-    let reader = IatiReader::new(open().map_err(io_error)?).map_err(|e| document_error(&e))?;
+    let reader = IatiReader::new(file).map_err(|e| document_error(&e))?;
     // The source document is built on the reading thread too.
-    let mut accepted = ReadAhead::new(reader, |verdict| match verdict {
+    let mut activities = ReadAhead::new(reader, |verdict| match verdict {
         ActivityVerdict::Accepted(accepted) => {
             let document = serde_json::to_string(&accepted.activity);
-            Some((accepted.activity, accepted.line, document))
+            IatiRead::Activity(Box::new(ReadActivity {
+                activity: accepted.activity,
+                line: accepted.line,
+                warnings: accepted.warnings.len() as u64,
+                document,
+            }))
         }
-        ActivityVerdict::Rejected(_) => None,
+        ActivityVerdict::Rejected(rejected) => {
+            IatiRead::Rejected(rejected.reason().map(iati_problem))
+        }
     });
-    let mut writing = Vec::new();
-    let mut written = 0;
-    let mut candidates = CandidateCache::default();
-    let mut ordinal = 0;
-    while let Some(read) = accepted.next().await {
-        if let Some((activity, line, document)) = read.map_err(|e| document_error(&e))? {
-            ordinal += 1;
-            // What the first pass refused is not written, and neither are the organisations
-            // and countries only it names.
-            if refused.contains(&(ordinal - 1)) {
-                continue;
-            }
-            let document =
-                document.map_err(|e| ApiError::Internal(format!("IATI source document: {e}")))?;
-            writing.push((activity, line, document));
-        }
-        if writing.len() == BATCH {
-            written += write_iati_batch(
-                store,
-                principal,
-                actor,
-                &mut directory,
-                &mut writing,
-                &mut report,
-                &mut candidates,
-            )
-            .await?;
-            progress(written);
-        }
-    }
-    written += write_iati_batch(
-        store,
+    let mut import = store.begin_import().await?;
+    let mut batch = Vec::new();
+    let mut batches = IatiBatches {
         principal,
         actor,
-        &mut directory,
-        &mut writing,
-        &mut report,
-        &mut candidates,
-    )
-    .await?;
-    progress(written);
+        partial: options.partial,
+        directory: &mut directory,
+        names: &mut names,
+        written: 0,
+    };
+    while let Some(read) = activities.next().await {
+        report.read += 1;
+        match read.map_err(|e| document_error(&e))? {
+            IatiRead::Activity(activity) => {
+                report.warnings += activity.warnings;
+                batch.push(*activity);
+            }
+            IatiRead::Rejected(problem) => report.rejected.extend(problem),
+        }
+        if batch.len() == BATCH {
+            batches.import(&mut import, &mut batch, &mut report).await?;
+            progress(batches.written);
+        }
+    }
+    batches.import(&mut import, &mut batch, &mut report).await?;
+    progress(batches.written);
+    report.duplicate_organisations = duplicate_sentences(&names);
+    if !report.rejected.is_empty() && !options.partial {
+        // Dropped, the import is rolled back.
+        return Ok(report.not_applied());
+    }
+    import.commit().await?;
     report.organisations_created = std::mem::take(&mut directory.created);
     report.applied = true;
     Ok(report)
+}
+
+/// What the reading thread hands over: an activity the XML reader accepted, or the reason
+/// it refused one.
+enum IatiRead {
+    Activity(Box<ReadActivity>),
+    Rejected(Option<ImportProblem>),
+}
+
+struct ReadActivity {
+    activity: IatiActivity,
+    line: u64,
+    warnings: u64,
+    document: serde_json::Result<String>,
+}
+
+/// The state an IATI import carries from batch to batch.
+struct IatiBatches<'a> {
+    principal: &'a Principal,
+    actor: &'a Actor,
+    partial: bool,
+    directory: &'a mut Directory,
+    /// Every organisation name the file gives, for duplicate suggestions.
+    names: &'a mut Vec<String>,
+    written: u64,
+}
+
+impl IatiBatches<'_> {
+    /// Checks a batch and writes what passes, unless a refusal already dooms the import.
+    /// The check comes first so that a refused activity creates no organisation or country.
+    async fn import(
+        &mut self,
+        import: &mut Import<'_>,
+        batch: &mut Vec<ReadActivity>,
+        report: &mut ImportReport,
+    ) -> ApiResult<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let known = iati_places(import, batch.iter().map(|a| &a.activity)).await?;
+        let any_org = self.principal.is_admin();
+        let mut passed = Vec::with_capacity(batch.len());
+        for read in batch.drain(..) {
+            self.names.extend(
+                mapping::iati_organisations(&read.activity)
+                    .into_iter()
+                    .map(|need| need.input.name),
+            );
+            // Nothing is created yet: an unknown organisation is a placeholder for an
+            // administrator (who may write for any, and whose import creates it), and a
+            // fault for anyone else.
+            let resolve = |key: &OrganisationKey| {
+                self.directory
+                    .find(key)
+                    .or(any_org.then_some(OrganisationId(i64::MAX)))
+            };
+            let countries_ok = |code: &str| {
+                known.contains(code) || concord_domain::reference::country_by_alpha2(code).is_some()
+            };
+            let input = mapping::iati_to_input(&read.activity, &resolve, &countries_ok)
+                .map_err(|e| iati_problem_at(&e, read.line));
+            match checked(input, self.principal, read.line) {
+                Ok(_) => passed.push(read),
+                Err(p) => report.rejected.push(p),
+            }
+        }
+        if !self.partial && !report.rejected.is_empty() {
+            return Ok(());
+        }
+        let countries: Vec<String> = passed
+            .iter()
+            .flat_map(|a| mapping::iati_countries(&a.activity))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        import.ensure_countries(&countries, self.actor).await?;
+        let known = iati_places(import, passed.iter().map(|a| &a.activity)).await?;
+        let needs: Vec<OrganisationNeed> = passed
+            .iter()
+            .flat_map(|a| mapping::iati_organisations(&a.activity))
+            .collect();
+        self.directory
+            .resolve_all(import, &needs, self.actor)
+            .await?;
+        let mut records = Vec::with_capacity(passed.len());
+        for read in passed {
+            let resolve = |key: &OrganisationKey| self.directory.find(key);
+            let input =
+                mapping::iati_to_input(&read.activity, &resolve, &|c: &str| known.contains(c))
+                    .map_err(|e| iati_problem_at(&e, read.line));
+            let record = match checked(input, self.principal, read.line) {
+                Ok(record) => record,
+                // Not expected once the check passed; reported all the same.
+                Err(p) => {
+                    report.rejected.push(p);
+                    continue;
+                }
+            };
+            let document = read
+                .document
+                .map_err(|e| ApiError::Internal(format!("IATI source document: {e}")))?;
+            records.push(ImportRecord {
+                record,
+                source: Some(SourceDocument {
+                    format: "iati".into(),
+                    updated_at: read.activity.last_updated_datetime.map(|t| t.to_utc()),
+                    document,
+                }),
+            });
+        }
+        let outcomes = import.write(&records, self.actor).await?;
+        report.count(&outcomes);
+        self.written += outcomes.len() as u64;
+        Ok(())
+    }
 }
 
 /// Items of a file read on a blocking thread, a few chunks ahead of their consumer and
@@ -424,14 +494,10 @@ impl<T: Send + 'static, E: Send + 'static> ReadAhead<T, E> {
     }
 }
 
-fn io_error(e: std::io::Error) -> ApiError {
-    ApiError::invalid("file", &format!("cannot read the file: {e}"))
-}
-
 /// Places of a batch: the level-0 areas of its countries exist from the shipped country
 /// list; its administrative codes are P-codes only when an area has them.
 async fn iati_places<'a>(
-    store: &Store,
+    import: &Import<'_>,
     activities: impl Iterator<Item = &'a IatiActivity> + Clone,
 ) -> ApiResult<BTreeSet<String>> {
     let codes: BTreeSet<String> = activities
@@ -439,93 +505,7 @@ async fn iati_places<'a>(
         .flat_map(|a| a.location_administrative.iter().map(|l| l.code.clone()))
         .chain(activities.flat_map(mapping::iati_countries))
         .collect();
-    known_pcodes(store, codes).await
-}
-
-async fn check_iati_batch(
-    store: &Store,
-    principal: &Principal,
-    directory: &Directory,
-    batch: &mut Vec<(IatiActivity, u64, usize)>,
-    report: &mut ImportReport,
-    names: &mut Vec<String>,
-    refused: &mut HashSet<usize>,
-) -> ApiResult<()> {
-    let known = iati_places(store, batch.iter().map(|(a, _, _)| a)).await?;
-    let any_org = principal.is_admin();
-    for (activity, line, ordinal) in batch.drain(..) {
-        for need in mapping::iati_organisations(&activity) {
-            names.push(need.input.name.clone());
-        }
-        // The first pass writes nothing: an unknown organisation is a placeholder for an
-        // administrator (who may write for any, and whose import creates it), and a fault
-        // for anyone else.
-        let resolve = |key: &OrganisationKey| {
-            directory
-                .find(key)
-                .or(any_org.then_some(OrganisationId(i64::MAX)))
-        };
-        let countries_ok = |code: &str| {
-            known.contains(code) || concord_domain::reference::country_by_alpha2(code).is_some()
-        };
-        let input = mapping::iati_to_input(&activity, &resolve, &countries_ok)
-            .map_err(|e| iati_problem_at(&e, line));
-        if let Err(p) = checked(input, principal, line) {
-            report.rejected.push(p);
-            refused.insert(ordinal);
-        }
-    }
-    Ok(())
-}
-
-async fn write_iati_batch(
-    store: &Store,
-    principal: &Principal,
-    actor: &Actor,
-    directory: &mut Directory,
-    batch: &mut Vec<(IatiActivity, u64, String)>,
-    report: &mut ImportReport,
-    candidates: &mut CandidateCache,
-) -> ApiResult<u64> {
-    if batch.is_empty() {
-        return Ok(0);
-    }
-    let countries: Vec<String> = batch
-        .iter()
-        .flat_map(|(a, _, _)| mapping::iati_countries(a))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    store.ensure_countries(&countries, actor).await?;
-    let known = iati_places(store, batch.iter().map(|(a, _, _)| a)).await?;
-    let needs: Vec<OrganisationNeed> = batch
-        .iter()
-        .flat_map(|(a, _, _)| mapping::iati_organisations(a))
-        .collect();
-    directory.resolve_all(store, &needs, actor).await?;
-    let mut records = Vec::with_capacity(batch.len());
-    for (activity, line, document) in batch.drain(..) {
-        let resolve = |key: &OrganisationKey| directory.find(key);
-        let input = mapping::iati_to_input(&activity, &resolve, &|c: &str| known.contains(c))
-            .map_err(|e| iati_problem_at(&e, line));
-        // Faults were reported by the first pass; they are skipped here.
-        let Ok(record) = checked(input, principal, line) else {
-            continue;
-        };
-        records.push(ImportRecord {
-            record,
-            source: Some(SourceDocument {
-                format: "iati".into(),
-                updated_at: activity.last_updated_datetime.map(|t| t.to_utc()),
-                document,
-            }),
-        });
-    }
-    let outcomes = store
-        .import_interventions(&records, actor, candidates)
-        .await?;
-    report.count(&outcomes);
-    Ok(outcomes.len() as u64)
+    known_pcodes(import, codes).await
 }
 
 fn duplicate_sentences(names: &[String]) -> Vec<String> {
@@ -670,7 +650,7 @@ fn row_problem(issue: &www::RowIssue) -> ImportProblem {
 }
 
 /// Imports a 3W/4W/5W table. Tables are read whole (a 3W table is thousands of rows, not
-/// millions), then written in batches.
+/// millions), then written in batches of one import transaction.
 pub async fn import_who_what_where<R: Read>(
     store: &Store,
     principal: &Principal,
@@ -706,7 +686,8 @@ pub async fn import_who_what_where<R: Read>(
         .iter()
         .map(|r| r.location.pcode.clone())
         .collect();
-    let known = known_pcodes(store, codes).await?;
+    let mut import = store.begin_import().await?;
+    let known = known_pcodes(&import, codes).await?;
     let any_org = principal.is_admin();
     for row in &table.rows {
         let resolve = |key: &OrganisationKey| {
@@ -722,7 +703,7 @@ pub async fn import_who_what_where<R: Read>(
     }
     report.rejected.sort_by_key(|p| p.line);
     if !report.rejected.is_empty() && !options.partial {
-        return Ok(report);
+        return Ok(report.not_applied());
     }
     let rejected_lines: BTreeSet<u64> = report.rejected.iter().map(|p| p.line).collect();
     let rows: Vec<&ActivityRow> = table
@@ -731,13 +712,12 @@ pub async fn import_who_what_where<R: Read>(
         .filter(|r| !rejected_lines.contains(&r.line))
         .collect();
     let mut written = 0;
-    let mut candidates = CandidateCache::default();
     for chunk in rows.chunks(BATCH) {
         let needs: Vec<OrganisationNeed> = chunk
             .iter()
             .flat_map(|r| mapping::who_what_where_organisations(r))
             .collect();
-        directory.resolve_all(store, &needs, actor).await?;
+        directory.resolve_all(&mut import, &needs, actor).await?;
         let mut records = Vec::with_capacity(chunk.len());
         for row in chunk {
             let resolve = |key: &OrganisationKey| directory.find(key);
@@ -758,13 +738,12 @@ pub async fn import_who_what_where<R: Read>(
                 }),
             });
         }
-        let outcomes = store
-            .import_interventions(&records, actor, &mut candidates)
-            .await?;
+        let outcomes = import.write(&records, actor).await?;
         report.count(&outcomes);
         written += outcomes.len() as u64;
         progress(written);
     }
+    import.commit().await?;
     report.organisations_created = std::mem::take(&mut directory.created);
     report.applied = true;
     Ok(report)

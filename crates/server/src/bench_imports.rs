@@ -68,12 +68,11 @@ async fn measure(args: &ImportArgs, dir: &Path) -> anyhow::Result<serde_json::Va
     let store = fresh(dir, "iati").await?;
     let reset = reset_peak();
     let started = Instant::now();
-    let open = || File::open(&iati_file).map(BufReader::new);
     let report = imports::import_iati(
         &store,
         &Principal::operator(),
         &Actor::command("bench"),
-        open,
+        BufReader::new(File::open(&iati_file)?),
         &ImportOptions {
             partial: true,
             country: None,

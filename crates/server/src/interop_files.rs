@@ -66,12 +66,12 @@ pub async fn import_iati(store: &Store, files: &[PathBuf], partial: bool) -> any
     let mut refused = false;
     for file in files {
         let bar = progress_bar("IATI activities")?;
-        let open = || File::open(file).map(BufReader::new);
+        let reader = File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
         let report = imports::import_iati(
             store,
             &Principal::operator(),
             &Actor::command("import iati"),
-            open,
+            BufReader::new(reader),
             &ImportOptions {
                 partial,
                 country: None,

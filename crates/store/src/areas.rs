@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use concord_domain::area::{AdminLevel, Area, AreaId, AreaPath, Centroid, NewArea, Pcode};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::audit::{self, Actor, AuditAction};
@@ -114,117 +114,7 @@ impl Store {
     /// Inserts or renames areas, parents before children, in one transaction.
     pub async fn import_areas(&self, areas: &[NewArea], actor: &Actor) -> StoreResult<AreaImport> {
         let txn = self.begin_write().await?;
-        let existing: Vec<area::Model> = area::Entity::find().all(&txn).await?;
-        // pcode -> (id, path, parent id)
-        let mut known: HashMap<String, (i64, String, Option<i64>)> = existing
-            .into_iter()
-            .map(|a| (a.pcode, (a.id, a.path, a.parent_id)))
-            .collect();
-        let mut report = AreaImport::default();
-
-        let mut by_level: Vec<Vec<&NewArea>> = Vec::new();
-        for area in areas {
-            let level = area.admin_level.get() as usize;
-            if by_level.len() <= level {
-                by_level.resize_with(level + 1, Vec::new);
-            }
-            by_level[level].push(area);
-        }
-        for level in by_level {
-            let mut inserts = Vec::new();
-            for area in level {
-                let parent = match &area.parent {
-                    Some(p) => match known.get(p.as_str()) {
-                        Some((id, path, _)) => Some((*id, path.clone())),
-                        None => {
-                            report
-                                .refused
-                                .push((area.pcode.clone(), format!("parent {p} is not stored")));
-                            continue;
-                        }
-                    },
-                    None => None,
-                };
-                if let Some((id, _, stored_parent)) = known.get(area.pcode.as_str()) {
-                    if *stored_parent != parent.as_ref().map(|(id, _)| *id) {
-                        report.refused.push((
-                            area.pcode.clone(),
-                            "already stored under another parent".into(),
-                        ));
-                        continue;
-                    }
-                    area::Entity::update_many()
-                        .col_expr(area::Column::Name, Expr::value(area.name.clone()))
-                        .col_expr(area::Column::ValidFrom, Expr::value(area.valid_from))
-                        .col_expr(
-                            area::Column::CodVersion,
-                            Expr::value(area.cod_version.clone()),
-                        )
-                        // A table without centroids keeps those imported before.
-                        .col_expr(
-                            area::Column::CentroidLat,
-                            match area.centroid {
-                                Some(c) => Expr::value(c.lat()),
-                                None => Expr::col(area::Column::CentroidLat),
-                            },
-                        )
-                        .col_expr(
-                            area::Column::CentroidLon,
-                            match area.centroid {
-                                Some(c) => Expr::value(c.lon()),
-                                None => Expr::col(area::Column::CentroidLon),
-                            },
-                        )
-                        .filter(area::Column::Id.eq(*id))
-                        .exec(&txn)
-                        .await?;
-                    report.updated += 1;
-                    continue;
-                }
-                let path = match &parent {
-                    Some((_, parent_path)) => AreaPath::parse(parent_path)
-                        .map_err(|_| corrupt("area.path"))?
-                        .child(&area.pcode),
-                    None => AreaPath::root(&area.pcode),
-                };
-                inserts.push(area::ActiveModel {
-                    pcode: Set(area.pcode.as_str().to_owned()),
-                    name: Set(area.name.clone()),
-                    admin_level: Set(i16::from(area.admin_level.get())),
-                    parent_id: Set(parent.map(|(id, _)| id)),
-                    path: Set(path.as_str().to_owned()),
-                    country: Set(area.country.clone()),
-                    cod_version: Set(area.cod_version.clone()),
-                    valid_from: Set(area.valid_from),
-                    centroid_lat: Set(area.centroid.map(|c| c.lat())),
-                    centroid_lon: Set(area.centroid.map(|c| c.lon())),
-                    ..Default::default()
-                });
-            }
-            for chunk in inserts.chunks(1000) {
-                let pcodes: Vec<String> = chunk.iter().map(|a| a.pcode.clone().unwrap()).collect();
-                area::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
-                report.inserted += chunk.len() as u64;
-                let rows = area::Entity::find()
-                    .filter(area::Column::Pcode.is_in(pcodes))
-                    .all(&txn)
-                    .await?;
-                for row in rows {
-                    known.insert(row.pcode, (row.id, row.path, row.parent_id));
-                }
-            }
-        }
-        // One event for the whole table: areas are reference data, imported in bulk.
-        audit::record(
-            &txn,
-            actor,
-            AuditAction::Create,
-            "area",
-            None,
-            None::<&()>,
-            Some(&serde_json::json!({ "inserted": report.inserted, "updated": report.updated })),
-        )
-        .await?;
+        let report = import_areas_in(&txn, areas, actor).await?;
         // Paths may have moved under interventions and needs: nothing cached still holds.
         self.commit_write(txn, RegistryChange::Everything).await?;
         Ok(report)
@@ -339,4 +229,124 @@ impl Store {
             .map(to_domain)
             .collect()
     }
+}
+
+/// Inserts or renames areas, parents before children, inside the caller's transaction.
+pub(crate) async fn import_areas_in<C: ConnectionTrait>(
+    txn: &C,
+    areas: &[NewArea],
+    actor: &Actor,
+) -> StoreResult<AreaImport> {
+    let existing: Vec<area::Model> = area::Entity::find().all(txn).await?;
+    // pcode -> (id, path, parent id)
+    let mut known: HashMap<String, (i64, String, Option<i64>)> = existing
+        .into_iter()
+        .map(|a| (a.pcode, (a.id, a.path, a.parent_id)))
+        .collect();
+    let mut report = AreaImport::default();
+
+    let mut by_level: Vec<Vec<&NewArea>> = Vec::new();
+    for area in areas {
+        let level = area.admin_level.get() as usize;
+        if by_level.len() <= level {
+            by_level.resize_with(level + 1, Vec::new);
+        }
+        by_level[level].push(area);
+    }
+    for level in by_level {
+        let mut inserts = Vec::new();
+        for area in level {
+            let parent = match &area.parent {
+                Some(p) => match known.get(p.as_str()) {
+                    Some((id, path, _)) => Some((*id, path.clone())),
+                    None => {
+                        report
+                            .refused
+                            .push((area.pcode.clone(), format!("parent {p} is not stored")));
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            if let Some((id, _, stored_parent)) = known.get(area.pcode.as_str()) {
+                if *stored_parent != parent.as_ref().map(|(id, _)| *id) {
+                    report.refused.push((
+                        area.pcode.clone(),
+                        "already stored under another parent".into(),
+                    ));
+                    continue;
+                }
+                area::Entity::update_many()
+                    .col_expr(area::Column::Name, Expr::value(area.name.clone()))
+                    .col_expr(area::Column::ValidFrom, Expr::value(area.valid_from))
+                    .col_expr(
+                        area::Column::CodVersion,
+                        Expr::value(area.cod_version.clone()),
+                    )
+                    // A table without centroids keeps those imported before.
+                    .col_expr(
+                        area::Column::CentroidLat,
+                        match area.centroid {
+                            Some(c) => Expr::value(c.lat()),
+                            None => Expr::col(area::Column::CentroidLat),
+                        },
+                    )
+                    .col_expr(
+                        area::Column::CentroidLon,
+                        match area.centroid {
+                            Some(c) => Expr::value(c.lon()),
+                            None => Expr::col(area::Column::CentroidLon),
+                        },
+                    )
+                    .filter(area::Column::Id.eq(*id))
+                    .exec(txn)
+                    .await?;
+                report.updated += 1;
+                continue;
+            }
+            let path = match &parent {
+                Some((_, parent_path)) => AreaPath::parse(parent_path)
+                    .map_err(|_| corrupt("area.path"))?
+                    .child(&area.pcode),
+                None => AreaPath::root(&area.pcode),
+            };
+            inserts.push(area::ActiveModel {
+                pcode: Set(area.pcode.as_str().to_owned()),
+                name: Set(area.name.clone()),
+                admin_level: Set(i16::from(area.admin_level.get())),
+                parent_id: Set(parent.map(|(id, _)| id)),
+                path: Set(path.as_str().to_owned()),
+                country: Set(area.country.clone()),
+                cod_version: Set(area.cod_version.clone()),
+                valid_from: Set(area.valid_from),
+                centroid_lat: Set(area.centroid.map(|c| c.lat())),
+                centroid_lon: Set(area.centroid.map(|c| c.lon())),
+                ..Default::default()
+            });
+        }
+        for chunk in inserts.chunks(1000) {
+            let pcodes: Vec<String> = chunk.iter().map(|a| a.pcode.clone().unwrap()).collect();
+            area::Entity::insert_many(chunk.to_vec()).exec(txn).await?;
+            report.inserted += chunk.len() as u64;
+            let rows = area::Entity::find()
+                .filter(area::Column::Pcode.is_in(pcodes))
+                .all(txn)
+                .await?;
+            for row in rows {
+                known.insert(row.pcode, (row.id, row.path, row.parent_id));
+            }
+        }
+    }
+    // One event for the whole table: areas are reference data, imported in bulk.
+    audit::record(
+        txn,
+        actor,
+        AuditAction::Create,
+        "area",
+        None,
+        None::<&()>,
+        Some(&serde_json::json!({ "inserted": report.inserted, "updated": report.updated })),
+    )
+    .await?;
+    Ok(report)
 }

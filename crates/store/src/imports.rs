@@ -6,22 +6,26 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use concord_domain::area::{AdminLevel, NewArea, Pcode};
+use concord_domain::area::{AdminLevel, AreaId, NewArea, Pcode};
 use concord_domain::intervention::{Intervention, InterventionId, NewIntervention};
+use concord_domain::organisation::{NewOrganisation, Organisation};
 use concord_domain::reference;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 
+use crate::areas::import_areas_in;
 use crate::audit::{self, Actor, AuditAction};
 use crate::changes::RegistryChange;
 use crate::entity::{area, idempotency_key, intervention, intervention_source};
 use crate::interventions::{
-    assemble, assemble_one, delete_children, duplicate_external_id, insert_children,
+    area_ids_in, assemble, assemble_one, delete_children, duplicate_external_id, insert_children,
     resolve_references, row_values,
 };
+use crate::organisations::insert_organisation;
 use crate::overlaps::CandidateCache;
 use crate::{Store, StoreError, StoreResult, json_text};
 
@@ -94,135 +98,27 @@ fn supersedes(
 }
 
 impl Store {
-    /// Writes every record or none: new ones are created, stored ones updated when the
-    /// incoming copy supersedes them, the rest left as they are. Two records with the same
-    /// organisation and external id in one call are a validation error. An import of many
-    /// batches passes the same `candidates` to each, so its overlap checks read each record
-    /// about once.
+    /// Begins an import: what it writes is seen by nobody else until it commits, and is
+    /// gone if it is dropped without committing.
+    pub async fn begin_import(&self) -> StoreResult<Import<'_>> {
+        Ok(Import {
+            store: self,
+            txn: self.begin_write().await?,
+            candidates: CandidateCache::default(),
+            written: Vec::new(),
+            areas_created: false,
+        })
+    }
+
+    /// Writes every record or none, in one transaction of its own (see [`Import::write`]).
     pub async fn import_interventions(
         &self,
         records: &[ImportRecord],
         actor: &Actor,
-        candidates: &mut CandidateCache,
     ) -> StoreResult<Vec<ImportOutcome>> {
-        let mut seen = HashSet::new();
-        for (n, r) in records.iter().enumerate() {
-            if !seen.insert((
-                r.record.reporting_organisation,
-                r.record.external_id.as_str(),
-            )) {
-                return Err(StoreError::invalid(
-                    format!("[{n}].externalId"),
-                    format!("{} appears twice in this import", r.record.external_id),
-                ));
-            }
-        }
-        let txn = self.begin_write().await?;
-        let refs: Vec<&NewIntervention> = records.iter().map(|r| &r.record).collect();
-        let areas = resolve_references(&txn, &refs).await?;
-
-        let mut existing: HashMap<(i64, String), intervention::Model> = HashMap::new();
-        for chunk in records.chunks(500) {
-            let rows = intervention::Entity::find()
-                .filter(
-                    intervention::Column::ReportingOrganisationId
-                        .is_in(chunk.iter().map(|r| r.record.reporting_organisation.0)),
-                )
-                .filter(
-                    intervention::Column::ExternalId
-                        .is_in(chunk.iter().map(|r| r.record.external_id.clone())),
-                )
-                .all(&txn)
-                .await?;
-            existing.extend(rows.into_iter().map(|row| {
-                (
-                    (row.reporting_organisation_id, row.external_id.clone()),
-                    row,
-                )
-            }));
-        }
-        let existing_ids: Vec<i64> = existing.values().map(|r| r.id).collect();
-        let mut sources: HashMap<i64, intervention_source::Model> = HashMap::new();
-        for chunk in existing_ids.chunks(1000) {
-            sources.extend(
-                intervention_source::Entity::find()
-                    .filter(
-                        intervention_source::Column::InterventionId.is_in(chunk.iter().copied()),
-                    )
-                    .all(&txn)
-                    .await?
-                    .into_iter()
-                    .map(|s| (s.intervention_id, s)),
-            );
-        }
-        let stored: HashMap<i64, Intervention> =
-            assemble(&txn, existing.values().cloned().collect())
-                .await?
-                .into_iter()
-                .map(|i| (i.id.0, i))
-                .collect();
-
-        // Outcomes in input order; new records are written together after the loop.
-        let mut outcomes: Vec<Option<ImportOutcome>> = vec![None; records.len()];
-        let mut written = Vec::new();
-        let mut fresh: Vec<usize> = Vec::new();
-        for (n, r) in records.iter().enumerate() {
-            let key = (
-                r.record.reporting_organisation.0,
-                r.record.external_id.clone(),
-            );
-            let Some(current) = existing.get(&key) else {
-                fresh.push(n);
-                continue;
-            };
-            let before = &stored[&current.id];
-            if !supersedes(r, before, sources.get(&current.id)) {
-                outcomes[n] = Some(ImportOutcome::Unchanged(before.id));
-                continue;
-            }
-            let mut values = row_values(&r.record);
-            values.id = Set(current.id);
-            values.version = Set(current.version + 1);
-            values.created_at = Set(current.created_at);
-            intervention::Entity::update(values).exec(&txn).await?;
-            delete_children(&txn, current.id).await?;
-            insert_children(&txn, &[(current.id, &r.record)], &areas).await?;
-            let row = intervention::Entity::find_by_id(current.id)
-                .one(&txn)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            let updated = assemble_one(&txn, row).await?;
-            audit::record(
-                &txn,
-                actor,
-                AuditAction::Update,
-                "intervention",
-                Some(current.id),
-                Some(before),
-                Some(&updated),
-            )
-            .await?;
-            save_source(&txn, &updated, r.source.as_ref()).await?;
-            outcomes[n] = Some(ImportOutcome::Updated(updated.id));
-            written.push(updated);
-        }
-        let created = create_all(&txn, records, &fresh, &areas, actor).await?;
-        let created_ids: HashSet<InterventionId> = created.iter().map(|i| i.id).collect();
-        for (n, intervention) in fresh.into_iter().zip(created) {
-            outcomes[n] = Some(ImportOutcome::Created(intervention.id));
-            written.push(intervention);
-        }
-        let outcomes: Vec<ImportOutcome> = outcomes.into_iter().flatten().collect();
-        Store::check_overlaps_in(
-            &txn,
-            &written,
-            &created_ids,
-            self.overlap_min_score,
-            candidates,
-        )
-        .await?;
-        let change = RegistryChange::Interventions(written.iter().map(|w| w.id).collect());
-        self.commit_write(txn, change).await?;
+        let mut import = self.begin_import().await?;
+        let outcomes = import.write(records, actor).await?;
+        import.commit().await?;
         Ok(outcomes)
     }
 
@@ -256,46 +152,6 @@ impl Store {
             }
         }
         Ok(out)
-    }
-
-    /// Creates the level-0 area of each country (ISO alpha-2, from the shipped list) that
-    /// has none yet, so work reported only at country level can be placed. Unknown codes
-    /// are returned, not created.
-    pub async fn ensure_countries(
-        &self,
-        codes: &[String],
-        actor: &Actor,
-    ) -> StoreResult<Vec<String>> {
-        let wanted: HashSet<&str> = codes.iter().map(String::as_str).collect();
-        let present: HashSet<String> = area::Entity::find()
-            .select_only()
-            .column(area::Column::Pcode)
-            .filter(area::Column::Pcode.is_in(wanted.iter().copied()))
-            .into_tuple::<String>()
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .collect();
-        let mut unknown = Vec::new();
-        let mut missing = Vec::new();
-        for code in wanted {
-            if present.contains(code) {
-                continue;
-            }
-            let country = reference::country_by_alpha2(code);
-            match (country, Pcode::parse(code)) {
-                (Some(country), Ok(pcode)) => missing.push(
-                    NewArea::new(pcode, &country.name, AdminLevel::COUNTRY, None, code, None)
-                        .map_err(StoreError::Invalid)?,
-                ),
-                _ => unknown.push(code.to_owned()),
-            }
-        }
-        if !missing.is_empty() {
-            self.import_areas(&missing, actor).await?;
-        }
-        unknown.sort();
-        Ok(unknown)
     }
 
     /// The answer given to an earlier bulk write with this key by this principal.
@@ -336,6 +192,216 @@ impl Store {
         .exec(&self.db)
         .await?;
         Ok(())
+    }
+}
+
+/// An import in progress: its batches, and the organisations and countries it creates,
+/// commit together or not at all, so a file is never left half written whatever fails
+/// (a refused record, a lost connection, a full disk). On SQLite it holds the write lock
+/// until it ends; on PostgreSQL, the locks of the countries it has written in.
+pub struct Import<'s> {
+    store: &'s Store,
+    txn: DatabaseTransaction,
+    /// The overlap candidates read by earlier batches, so each record is read about once
+    /// per import rather than once per batch.
+    candidates: CandidateCache,
+    written: Vec<InterventionId>,
+    areas_created: bool,
+}
+
+impl Import<'_> {
+    /// Writes a batch: new records are created, stored ones updated when the incoming copy
+    /// supersedes them, the rest left as they are, each checked for overlaps against what
+    /// is stored and what this import wrote before. Two records with the same organisation
+    /// and external id in one batch are a validation error.
+    pub async fn write(
+        &mut self,
+        records: &[ImportRecord],
+        actor: &Actor,
+    ) -> StoreResult<Vec<ImportOutcome>> {
+        let mut seen = HashSet::new();
+        for (n, r) in records.iter().enumerate() {
+            if !seen.insert((
+                r.record.reporting_organisation,
+                r.record.external_id.as_str(),
+            )) {
+                return Err(StoreError::invalid(
+                    format!("[{n}].externalId"),
+                    format!("{} appears twice in this import", r.record.external_id),
+                ));
+            }
+        }
+        let txn = &self.txn;
+        let refs: Vec<&NewIntervention> = records.iter().map(|r| &r.record).collect();
+        let areas = resolve_references(txn, &refs).await?;
+
+        let mut existing: HashMap<(i64, String), intervention::Model> = HashMap::new();
+        for chunk in records.chunks(500) {
+            let rows = intervention::Entity::find()
+                .filter(
+                    intervention::Column::ReportingOrganisationId
+                        .is_in(chunk.iter().map(|r| r.record.reporting_organisation.0)),
+                )
+                .filter(
+                    intervention::Column::ExternalId
+                        .is_in(chunk.iter().map(|r| r.record.external_id.clone())),
+                )
+                .all(txn)
+                .await?;
+            existing.extend(rows.into_iter().map(|row| {
+                (
+                    (row.reporting_organisation_id, row.external_id.clone()),
+                    row,
+                )
+            }));
+        }
+        let existing_ids: Vec<i64> = existing.values().map(|r| r.id).collect();
+        let mut sources: HashMap<i64, intervention_source::Model> = HashMap::new();
+        for chunk in existing_ids.chunks(1000) {
+            sources.extend(
+                intervention_source::Entity::find()
+                    .filter(
+                        intervention_source::Column::InterventionId.is_in(chunk.iter().copied()),
+                    )
+                    .all(txn)
+                    .await?
+                    .into_iter()
+                    .map(|s| (s.intervention_id, s)),
+            );
+        }
+        let stored: HashMap<i64, Intervention> =
+            assemble(txn, existing.values().cloned().collect())
+                .await?
+                .into_iter()
+                .map(|i| (i.id.0, i))
+                .collect();
+
+        // Outcomes in input order; new records are written together after the loop.
+        let mut outcomes: Vec<Option<ImportOutcome>> = vec![None; records.len()];
+        let mut written = Vec::new();
+        let mut fresh: Vec<usize> = Vec::new();
+        for (n, r) in records.iter().enumerate() {
+            let key = (
+                r.record.reporting_organisation.0,
+                r.record.external_id.clone(),
+            );
+            let Some(current) = existing.get(&key) else {
+                fresh.push(n);
+                continue;
+            };
+            let before = &stored[&current.id];
+            if !supersedes(r, before, sources.get(&current.id)) {
+                outcomes[n] = Some(ImportOutcome::Unchanged(before.id));
+                continue;
+            }
+            let mut values = row_values(&r.record);
+            values.id = Set(current.id);
+            values.version = Set(current.version + 1);
+            values.created_at = Set(current.created_at);
+            intervention::Entity::update(values).exec(txn).await?;
+            delete_children(txn, current.id).await?;
+            insert_children(txn, &[(current.id, &r.record)], &areas).await?;
+            let row = intervention::Entity::find_by_id(current.id)
+                .one(txn)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            let updated = assemble_one(txn, row).await?;
+            audit::record(
+                txn,
+                actor,
+                AuditAction::Update,
+                "intervention",
+                Some(current.id),
+                Some(before),
+                Some(&updated),
+            )
+            .await?;
+            save_source(txn, &updated, r.source.as_ref()).await?;
+            outcomes[n] = Some(ImportOutcome::Updated(updated.id));
+            written.push(updated);
+        }
+        let created = create_all(txn, records, &fresh, &areas, actor).await?;
+        let created_ids: HashSet<InterventionId> = created.iter().map(|i| i.id).collect();
+        for (n, intervention) in fresh.into_iter().zip(created) {
+            outcomes[n] = Some(ImportOutcome::Created(intervention.id));
+            written.push(intervention);
+        }
+        let outcomes: Vec<ImportOutcome> = outcomes.into_iter().flatten().collect();
+        Store::check_overlaps_in(
+            txn,
+            &written,
+            &created_ids,
+            self.store.overlap_min_score,
+            &mut self.candidates,
+        )
+        .await?;
+        self.written.extend(written.iter().map(|w| w.id));
+        Ok(outcomes)
+    }
+
+    /// Creates an organisation the imported file names.
+    pub async fn create_organisation(
+        &mut self,
+        org: &NewOrganisation,
+        actor: &Actor,
+    ) -> StoreResult<Organisation> {
+        insert_organisation(&self.txn, org, actor).await
+    }
+
+    /// Creates the level-0 area of each country (ISO alpha-2, from the shipped list) that
+    /// has none yet, so work reported only at country level can be placed. Unknown codes
+    /// are returned, not created.
+    pub async fn ensure_countries(
+        &mut self,
+        codes: &[String],
+        actor: &Actor,
+    ) -> StoreResult<Vec<String>> {
+        let wanted: HashSet<&str> = codes.iter().map(String::as_str).collect();
+        let present: HashSet<String> = area::Entity::find()
+            .select_only()
+            .column(area::Column::Pcode)
+            .filter(area::Column::Pcode.is_in(wanted.iter().copied()))
+            .into_tuple::<String>()
+            .all(&self.txn)
+            .await?
+            .into_iter()
+            .collect();
+        let mut unknown = Vec::new();
+        let mut missing = Vec::new();
+        for code in wanted {
+            if present.contains(code) {
+                continue;
+            }
+            let country = reference::country_by_alpha2(code);
+            match (country, Pcode::parse(code)) {
+                (Some(country), Ok(pcode)) => missing.push(
+                    NewArea::new(pcode, &country.name, AdminLevel::COUNTRY, None, code, None)
+                        .map_err(StoreError::Invalid)?,
+                ),
+                _ => unknown.push(code.to_owned()),
+            }
+        }
+        if !missing.is_empty() {
+            import_areas_in(&self.txn, &missing, actor).await?;
+            self.areas_created = true;
+        }
+        unknown.sort();
+        Ok(unknown)
+    }
+
+    /// The area ids of P-codes, countries this import created included.
+    pub async fn area_ids(&self, pcodes: &[Pcode]) -> StoreResult<HashMap<Pcode, AreaId>> {
+        area_ids_in(&self.txn, pcodes).await
+    }
+
+    /// Makes everything this import wrote visible, and announces it.
+    pub async fn commit(self) -> StoreResult<()> {
+        let change = if self.areas_created {
+            RegistryChange::Everything
+        } else {
+            RegistryChange::Interventions(self.written)
+        };
+        self.store.commit_write(self.txn, change).await
     }
 }
 

@@ -907,19 +907,26 @@ impl Store {
 
     /// The area ids of P-codes, for callers that hold locations.
     pub async fn area_ids(&self, pcodes: &[Pcode]) -> StoreResult<HashMap<Pcode, AreaId>> {
-        let rows: Vec<(i64, String)> = area::Entity::find()
-            .select_only()
-            .column(area::Column::Id)
-            .column(area::Column::Pcode)
-            .filter(area::Column::Pcode.is_in(pcodes.iter().map(|p| p.as_str().to_owned())))
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(id, p)| Pcode::parse(&p).ok().map(|p| (p, AreaId(id))))
-            .collect())
+        area_ids_in(&self.db, pcodes).await
     }
+}
+
+pub(crate) async fn area_ids_in<C: ConnectionTrait>(
+    db: &C,
+    pcodes: &[Pcode],
+) -> StoreResult<HashMap<Pcode, AreaId>> {
+    let rows: Vec<(i64, String)> = area::Entity::find()
+        .select_only()
+        .column(area::Column::Id)
+        .column(area::Column::Pcode)
+        .filter(area::Column::Pcode.is_in(pcodes.iter().map(|p| p.as_str().to_owned())))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, p)| Pcode::parse(&p).ok().map(|p| (p, AreaId(id))))
+        .collect())
 }
 
 fn stale(current: i64) -> StoreError {

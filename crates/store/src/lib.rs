@@ -32,12 +32,12 @@ pub use error::{StoreError, StoreResult};
 pub use identity::{
     ApiKey, Credentials, NewApiKey, NewUser, RefreshRefusal, User, normalise_email,
 };
-pub use imports::{IdempotentResponse, ImportOutcome, ImportRecord, SourceDocument};
+pub use imports::{IdempotentResponse, Import, ImportOutcome, ImportRecord, SourceDocument};
 pub use interventions::{InterventionFilter, NewInterventionBatch, WrittenIntervention};
 pub use needs::NeedFilter;
 pub use overlaps::{
-    CandidateCache, FindingFilter, OVERLAP_CHANNEL, OVERLAP_CHECK_DURATION, OverlapListener,
-    Recomputation, Review, StoredFinding,
+    FindingFilter, OVERLAP_CHANNEL, OVERLAP_CHECK_DURATION, OverlapListener, Recomputation, Review,
+    StoredFinding,
 };
 
 /// The most rows one page may hold, whatever a client asks for.

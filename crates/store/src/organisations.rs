@@ -6,8 +6,8 @@ use concord_domain::organisation::{
 };
 use concord_domain::values::ActorLevel;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 use crate::audit::{self, Actor, AuditAction};
@@ -41,36 +41,7 @@ impl Store {
         actor: &Actor,
     ) -> StoreResult<Organisation> {
         let txn = self.begin_write().await?;
-        let row = organisation::ActiveModel {
-            name: Set(org.name.clone()),
-            acronym: Set(org.acronym.clone()),
-            iati_identifier: Set(org.iati_identifier.as_ref().map(|i| i.as_str().to_owned())),
-            organisation_type: Set(org.organisation_type.clone()),
-            level: Set(org.level.code().to_owned()),
-            country: Set(org.country.clone()),
-            created_at: Set(Utc::now()),
-            ..Default::default()
-        };
-        let row = organisation::Entity::insert(row)
-            .exec_with_returning(&txn)
-            .await
-            .map_err(|e| match StoreError::from(e) {
-                StoreError::Conflict(_) => StoreError::Conflict(
-                    "an organisation with this IATI identifier already exists".into(),
-                ),
-                other => other,
-            })?;
-        let created = to_domain(row)?;
-        audit::record(
-            &txn,
-            actor,
-            AuditAction::Create,
-            "organisation",
-            Some(created.id.0),
-            None::<&()>,
-            Some(&created),
-        )
-        .await?;
+        let created = insert_organisation(&txn, org, actor).await?;
         self.commit_write(txn, crate::RegistryChange::Other).await?;
         Ok(created)
     }
@@ -128,4 +99,43 @@ impl Store {
     pub async fn count_organisations(&self) -> StoreResult<u64> {
         Ok(organisation::Entity::find().count(&self.db).await?)
     }
+}
+
+/// Inserts an organisation and its audit event inside the caller's transaction.
+pub(crate) async fn insert_organisation<C: ConnectionTrait>(
+    txn: &C,
+    org: &NewOrganisation,
+    actor: &Actor,
+) -> StoreResult<Organisation> {
+    let row = organisation::ActiveModel {
+        name: Set(org.name.clone()),
+        acronym: Set(org.acronym.clone()),
+        iati_identifier: Set(org.iati_identifier.as_ref().map(|i| i.as_str().to_owned())),
+        organisation_type: Set(org.organisation_type.clone()),
+        level: Set(org.level.code().to_owned()),
+        country: Set(org.country.clone()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    };
+    let row = organisation::Entity::insert(row)
+        .exec_with_returning(txn)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => StoreError::Conflict(
+                "an organisation with this IATI identifier already exists".into(),
+            ),
+            other => other,
+        })?;
+    let created = to_domain(row)?;
+    audit::record(
+        txn,
+        actor,
+        AuditAction::Create,
+        "organisation",
+        Some(created.id.0),
+        None::<&()>,
+        Some(&created),
+    )
+    .await?;
+    Ok(created)
 }

@@ -487,9 +487,12 @@ async fn read_candidates<C: ConnectionTrait>(
 /// earlier batches): a batch reads again only those written since, so each record is
 /// read about once per import rather than once per batch. Records are versioned on
 /// every write, and area paths never change in place, so a record of an unchanged version
-/// is the candidate it was. Held by one import, for as long as it runs.
+/// is the candidate it was. Held by one import transaction, for as long as it runs; other
+/// writers cannot change its candidates meanwhile (the SQLite write lock, the countries'
+/// advisory locks on PostgreSQL), so the versions guard against what that reasoning
+/// misses rather than against them.
 #[derive(Debug, Default)]
-pub struct CandidateCache {
+pub(crate) struct CandidateCache {
     /// By intervention id: the version read, and its candidate (`None` when the record has
     /// no dates and so overlaps nothing).
     read: HashMap<i64, (i64, Option<OverlapCandidate>)>,
@@ -1391,7 +1394,7 @@ mod tests {
     use concord_domain::organisation::{NewOrganisation, OrganisationInput};
     use concord_domain::population::PopulationInput;
 
-    use crate::{CandidateCache, ImportRecord};
+    use crate::ImportRecord;
 
     fn area(code: &str, level: i64, parent: Option<&str>) -> NewArea {
         let pcode = Pcode::parse(code).unwrap();
@@ -1503,10 +1506,7 @@ mod tests {
                 source: None,
             })
             .collect();
-        store
-            .import_interventions(&records, &actor, &mut CandidateCache::default())
-            .await
-            .unwrap();
+        store.import_interventions(&records, &actor).await.unwrap();
 
         let db = store.connection();
         let rows = intervention::Entity::find()

@@ -8,7 +8,7 @@ use concord_domain::intervention::{
 use concord_domain::organisation::{NewOrganisation, OrganisationId, OrganisationInput};
 use concord_domain::review::ReviewStatus;
 use concord_e2e::{Backend, TestDatabase};
-use concord_store::{Actor, CandidateCache, ImportOutcome, ImportRecord, Store};
+use concord_store::{Actor, ImportOutcome, ImportRecord, Store};
 
 fn actor() -> Actor {
     Actor::command("test")
@@ -101,55 +101,126 @@ fn pair(x: InterventionId, y: InterventionId) -> (InterventionId, InterventionId
     (x.min(y), x.max(y))
 }
 
-/// An import keeps the candidates it read between its batches; a record changed by another
-/// writer in between is read again, not matched as it was.
-async fn an_import_rereads_candidates_changed_between_its_batches(url: &str) {
+/// The batches of one import meet each other: a later batch is checked against what the
+/// earlier ones wrote, as those records are now, the import's own updates included.
+async fn batches_of_one_import_meet_each_other(url: &str) {
     let (store, [alpha, beta, gamma]) = seeded(url).await;
-    let [x] = ids(&store
-        .import_interventions(
-            &[record("X", alpha, "14030")],
-            &actor(),
-            &mut CandidateCache::default(),
-        )
+    let mut import = store.begin_import().await.unwrap();
+    let [x] = ids(&import
+        .write(&[record("X", alpha, "14030")], &actor())
         .await
         .unwrap());
-
-    let mut cache = CandidateCache::default();
-    let [y] = ids(&store
-        .import_interventions(&[record("Y", beta, "14030")], &actor(), &mut cache)
+    let [y] = ids(&import
+        .write(&[record("Y", beta, "14030")], &actor())
         .await
         .unwrap());
-    assert_eq!(open_pairs(&store).await, vec![pair(x, y)]);
-
-    // Another writer moves X to health: it no longer overlaps water work.
-    let outcomes = store
-        .import_interventions(
-            &[record("X", alpha, "12220")],
-            &actor(),
-            &mut CandidateCache::default(),
-        )
+    // The import moves X to health: it no longer overlaps water work.
+    let outcomes = import
+        .write(&[record("X", alpha, "12220")], &actor())
         .await
         .unwrap();
     assert_eq!(outcomes, vec![ImportOutcome::Updated(x)]);
-    assert_eq!(open_pairs(&store).await, Vec::new());
-
-    // The next batch of the first import meets Y, which it wrote, and X as it is now.
-    let [z] = ids(&store
-        .import_interventions(&[record("Z", gamma, "14030")], &actor(), &mut cache)
+    let [z, w] = ids(&import
+        .write(
+            &[record("Z", gamma, "14030"), record("W", gamma, "12220")],
+            &actor(),
+        )
         .await
         .unwrap());
-    assert_eq!(open_pairs(&store).await, vec![pair(y, z)]);
-
-    // X is read again at its new version when a batch meets it.
-    let [w] = ids(&store
-        .import_interventions(&[record("W", gamma, "12220")], &actor(), &mut cache)
-        .await
-        .unwrap());
+    import.commit().await.unwrap();
     assert_eq!(
         open_pairs(&store).await,
         vec![pair(x, w), pair(y, z)],
-        "X (health, Alpha) meets W (health, Gamma)"
+        "X (health, Alpha) meets W (health, Gamma); Y (water, Beta) meets Z (water, Gamma)"
     );
+}
+
+/// An import that fails part-way leaves nothing behind: not its earlier batches, their
+/// findings, nor the organisations and countries it created. Until it commits, nobody
+/// else sees what it wrote.
+async fn an_import_that_fails_leaves_nothing(url: &str) {
+    let (store, [alpha, beta, _]) = seeded(url).await;
+    let organisations_before = organisation_count(&store).await;
+    let mut import = store.begin_import().await.unwrap();
+    import
+        .write(
+            &[record("X", alpha, "14030"), record("Y", beta, "14030")],
+            &actor(),
+        )
+        .await
+        .unwrap();
+    let org = NewOrganisation::parse(&OrganisationInput {
+        name: "Delta Shelter".into(),
+        organisation_type: "22".into(),
+        level: "NATIONAL".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    import.create_organisation(&org, &actor()).await.unwrap();
+    let unknown = import
+        .ensure_countries(&["KE".into(), "XX".into()], &actor())
+        .await
+        .unwrap();
+    assert_eq!(unknown, vec!["XX".to_owned()]);
+    let kenya = Pcode::parse("KE").unwrap();
+    assert!(
+        import
+            .area_ids(std::slice::from_ref(&kenya))
+            .await
+            .unwrap()
+            .contains_key(&kenya),
+        "the import sees the country it created"
+    );
+    assert_eq!(
+        store
+            .count_interventions(&Default::default())
+            .await
+            .unwrap(),
+        0,
+        "nobody else sees an import before it commits"
+    );
+
+    let mut elsewhere = record("Z", alpha, "14030");
+    elsewhere.record.locations[0].pcode = Pcode::parse("ET99").unwrap();
+    let refused = import.write(&[elsewhere], &actor()).await;
+    assert!(
+        matches!(refused, Err(concord_store::StoreError::Invalid(_))),
+        "{refused:?}"
+    );
+    drop(import);
+
+    assert_eq!(
+        store
+            .count_interventions(&Default::default())
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(open_pairs(&store).await, Vec::new());
+    assert_eq!(organisation_count(&store).await, organisations_before);
+    assert!(store.area(&kenya).await.unwrap().is_none());
+
+    // The store is free for the next writer.
+    let [x, y] = ids(&store
+        .import_interventions(
+            &[record("X", alpha, "14030"), record("Y", beta, "14030")],
+            &actor(),
+        )
+        .await
+        .unwrap());
+    assert_eq!(open_pairs(&store).await, vec![pair(x, y)]);
+}
+
+async fn organisation_count(store: &Store) -> usize {
+    store
+        .organisations(concord_store::PageRequest {
+            after: None,
+            first: concord_store::MAX_PAGE_SIZE,
+        })
+        .await
+        .unwrap()
+        .items
+        .len()
 }
 
 fn ids<const N: usize>(outcomes: &[ImportOutcome]) -> [InterventionId; N] {
@@ -157,25 +228,38 @@ fn ids<const N: usize>(outcomes: &[ImportOutcome]) -> [InterventionId; N] {
     ids.try_into().expect("one outcome per record")
 }
 
-async fn on(backend: Backend) {
-    let Some(mut database) = TestDatabase::new(backend).await else {
+/// A fresh database, or None where PostgreSQL is not configured (never in CI).
+async fn database(backend: Backend) -> Option<TestDatabase> {
+    let database = TestDatabase::new(backend).await;
+    if database.is_none() {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI must run the PostgreSQL tests: set CONCORD_TEST_POSTGRES_URL"
         );
         eprintln!("skipped: CONCORD_TEST_POSTGRES_URL is not set");
+    }
+    database
+}
+
+async fn on(backend: Backend) {
+    let Some(mut database) = self::database(backend).await else {
         return;
     };
-    an_import_rereads_candidates_changed_between_its_batches(&database.url).await;
+    batches_of_one_import_meet_each_other(&database.url).await;
+    database.drop_database().await;
+    let Some(mut database) = self::database(backend).await else {
+        return;
+    };
+    an_import_that_fails_leaves_nothing(&database.url).await;
     database.drop_database().await;
 }
 
 #[tokio::test]
-async fn an_import_rereads_candidates_changed_between_its_batches_on_sqlite() {
+async fn imports_on_sqlite() {
     on(Backend::Sqlite).await;
 }
 
 #[tokio::test]
-async fn an_import_rereads_candidates_changed_between_its_batches_on_postgres() {
+async fn imports_on_postgres() {
     on(Backend::Postgres).await;
 }

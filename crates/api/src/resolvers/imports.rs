@@ -247,11 +247,7 @@ impl ImportMutation {
             })
             .collect();
         let outcomes = store(ctx)
-            .import_interventions(
-                &records,
-                access::actor(ctx),
-                &mut concord_store::CandidateCache::default(),
-            )
+            .import_interventions(&records, access::actor(ctx))
             .await?;
         for ((i, record), outcome) in candidates.into_iter().zip(outcomes) {
             let status = match outcome {
@@ -306,14 +302,11 @@ impl ImportMutation {
         let upload = file
             .value(ctx)
             .map_err(|e| ApiError::invalid("file", &e.to_string()))?;
-        let content = upload.content;
-        // Cheap clones of one buffer: each pass reads it from the start.
-        let open = || -> std::io::Result<Cursor<_>> { Ok(Cursor::new(content.clone())) };
         imports::import_iati(
             store(ctx),
             principal,
             access::actor(ctx),
-            open,
+            Cursor::new(upload.content),
             &ImportOptions {
                 partial,
                 country: None,
