@@ -13,7 +13,7 @@ use concord_domain::reference;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QuerySelect,
+    QuerySelect, QueryTrait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -424,54 +424,41 @@ async fn create_all<C: ConnectionTrait>(
 ) -> StoreResult<Vec<Intervention>> {
     let mut created = Vec::with_capacity(fresh.len());
     for chunk in fresh.chunks(500) {
-        intervention::Entity::insert_many(chunk.iter().map(|&n| row_values(&records[n].record)))
-            .exec(txn)
+        // The database's part of each row comes back with its natural key: RETURNING
+        // order is not guaranteed.
+        use intervention::Column as C;
+        let insert = intervention::Entity::insert_many(
+            chunk.iter().map(|&n| row_values(&records[n].record)),
+        )
+        .into_query()
+        .returning(Query::returning().columns([
+            C::ReportingOrganisationId,
+            C::ExternalId,
+            C::Id,
+            C::Version,
+            C::CreatedAt,
+            C::UpdatedAt,
+        ]))
+        .to_owned();
+        let mut rows: HashMap<(i64, String), WrittenRow> = HashMap::with_capacity(chunk.len());
+        for row in txn
+            .query_all(&insert)
             .await
-            .map_err(|e| duplicate_external_id(e.into()))?;
-        // Ids are read back by the natural key: RETURNING order is not guaranteed. Only
-        // what the written record lacks is read.
-        let rows: HashMap<(i64, String), WrittenRow> = intervention::Entity::find()
-            .select_only()
-            .columns([
-                intervention::Column::ReportingOrganisationId,
-                intervention::Column::ExternalId,
-                intervention::Column::Id,
-                intervention::Column::Version,
-                intervention::Column::CreatedAt,
-                intervention::Column::UpdatedAt,
-            ])
-            .filter(
-                intervention::Column::ReportingOrganisationId.is_in(
-                    chunk
-                        .iter()
-                        .map(|&n| records[n].record.reporting_organisation.0),
+            .map_err(|e| duplicate_external_id(e.into()))?
+        {
+            rows.insert(
+                (
+                    row.try_get("", "reporting_organisation_id")?,
+                    row.try_get("", "external_id")?,
                 ),
-            )
-            .filter(
-                intervention::Column::ExternalId.is_in(
-                    chunk
-                        .iter()
-                        .map(|&n| records[n].record.external_id.as_str()),
-                ),
-            )
-            .into_tuple::<(i64, String, i64, i64, DateTime<Utc>, DateTime<Utc>)>()
-            .all(txn)
-            .await?
-            .into_iter()
-            .map(
-                |(organisation, external_id, id, version, created_at, updated_at)| {
-                    (
-                        (organisation, external_id),
-                        WrittenRow {
-                            id,
-                            version,
-                            created_at,
-                            updated_at,
-                        },
-                    )
+                WrittenRow {
+                    id: row.try_get("", "id")?,
+                    version: row.try_get("", "version")?,
+                    created_at: row.try_get("", "created_at")?,
+                    updated_at: row.try_get("", "updated_at")?,
                 },
-            )
-            .collect();
+            );
+        }
         let mut batch = Vec::with_capacity(chunk.len());
         for &n in chunk {
             let record = &records[n].record;

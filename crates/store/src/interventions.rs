@@ -389,57 +389,87 @@ pub(crate) async fn resolve_references<C: ConnectionTrait>(
     Ok(areas)
 }
 
+/// Writes the sectors, locations and participants of written rows, up to 2,000 rows per
+/// statement, their values bound as they are (no entity models built and cloned).
 pub(crate) async fn insert_children<C: ConnectionTrait>(
     db: &C,
     rows: &[(i64, &NewIntervention)],
     areas: &HashMap<String, i64>,
 ) -> StoreResult<()> {
+    use intervention_location::Column as L;
+    use intervention_participant::Column as P;
+    use intervention_sector::Column as S;
+    // Collected before the first await: a lazy iterator over borrowed records is not Send.
     let mut sectors = Vec::new();
     let mut locations = Vec::new();
     let mut participants = Vec::new();
     for (id, r) in rows {
         for s in &r.sectors {
-            sectors.push(intervention_sector::ActiveModel {
-                intervention_id: Set(*id),
-                vocabulary: Set(s.vocabulary.iati_code().to_owned()),
-                code: Set(s.code.clone()),
-                percentage: Set(s.percentage.map(Percentage::get)),
-                ..Default::default()
-            });
+            sectors.push([
+                Expr::val(*id),
+                Expr::val(s.vocabulary.iati_code()),
+                Expr::val(s.code.as_str()),
+                Expr::val(s.percentage.map(Percentage::get)),
+            ]);
         }
         for l in &r.locations {
-            locations.push(intervention_location::ActiveModel {
-                intervention_id: Set(*id),
-                area_id: Set(areas[l.pcode.as_str()]),
-                target: Set(l.target.map(|t| t.get() as i64)),
-                site: Set(l.site.clone()),
-                ..Default::default()
-            });
+            let area = areas.get(l.pcode.as_str()).ok_or_else(|| {
+                StoreError::invalid("locations", format!("no area has the P-code {}", l.pcode))
+            })?;
+            locations.push([
+                Expr::val(*id),
+                Expr::val(*area),
+                Expr::val(l.target.map(|t| t.get() as i64)),
+                Expr::val(l.site.clone()),
+            ]);
         }
         for p in &r.participants {
-            participants.push(intervention_participant::ActiveModel {
-                intervention_id: Set(*id),
-                organisation_id: Set(p.organisation.0),
-                role: Set(p.role.code().to_owned()),
-                activity_id: Set(p.activity_id.clone()),
-                ..Default::default()
-            });
+            participants.push([
+                Expr::val(*id),
+                Expr::val(p.organisation.0),
+                Expr::val(p.role.code()),
+                Expr::val(p.activity_id.clone()),
+            ]);
         }
     }
-    for chunk in sectors.chunks(2000) {
-        intervention_sector::Entity::insert_many(chunk.to_vec())
-            .exec(db)
-            .await?;
-    }
-    for chunk in locations.chunks(2000) {
-        intervention_location::Entity::insert_many(chunk.to_vec())
-            .exec(db)
-            .await?;
-    }
-    for chunk in participants.chunks(2000) {
-        intervention_participant::Entity::insert_many(chunk.to_vec())
-            .exec(db)
-            .await?;
+    insert_rows(
+        db,
+        intervention_sector::Entity,
+        [S::InterventionId, S::Vocabulary, S::Code, S::Percentage],
+        sectors,
+    )
+    .await?;
+    insert_rows(
+        db,
+        intervention_location::Entity,
+        [L::InterventionId, L::AreaId, L::Target, L::Site],
+        locations,
+    )
+    .await?;
+    insert_rows(
+        db,
+        intervention_participant::Entity,
+        [P::InterventionId, P::OrganisationId, P::Role, P::ActivityId],
+        participants,
+    )
+    .await
+}
+
+/// Inserts rows of `N` values into `table`, 2,000 rows per statement.
+async fn insert_rows<C: ConnectionTrait, const N: usize>(
+    db: &C,
+    table: impl sea_orm::sea_query::IntoTableRef + Clone,
+    columns: [impl sea_orm::sea_query::IntoIden + Copy; N],
+    rows: impl IntoIterator<Item = [Expr; N]>,
+) -> StoreResult<()> {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let mut insert = Query::insert();
+        insert.into_table(table.clone()).columns(columns);
+        for values in rows.by_ref().take(2000) {
+            insert.values_panic(values);
+        }
+        db.execute(&insert).await?;
     }
     Ok(())
 }
