@@ -28,7 +28,7 @@ const JOURNAL_KEPT: i64 = 10_000;
 
 /// Beyond this many changed interventions a consumer reloads everything: cheaper than
 /// remembering each id, and what a bulk import calls for anyway.
-const MAX_TRACKED: usize = 10_000;
+pub(crate) const MAX_TRACKED: usize = 10_000;
 
 /// One committed write's reach.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
