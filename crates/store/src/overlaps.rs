@@ -499,8 +499,10 @@ pub(crate) struct CandidateCache {
 }
 
 /// The most candidates an import keeps: past it, the cache starts over, so an import
-/// spread over a registry of millions holds a bounded amount of memory.
-const CANDIDATE_CACHE_LIMIT: usize = 200_000;
+/// spread over a registry of millions holds a bounded amount of memory. A candidate of an
+/// IATI activity takes about 3 KB, so this is about 150 MB; starting over costs one batch
+/// a fresh read of its candidates.
+const CANDIDATE_CACHE_LIMIT: usize = 50_000;
 
 impl CandidateCache {
     fn version_of(&self, id: i64) -> Option<i64> {
