@@ -11,6 +11,8 @@
 //! reported as such, so a run at a million does not stall or exhaust the machine.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
@@ -284,7 +286,6 @@ async fn overlaps(args: OverlapArgs) -> anyhow::Result<()> {
 /// the store would materialise them), then one timed `overlap::sweep`.
 fn engine(size: u64, seed: u64) -> anyhow::Result<EngineRun> {
     let paths = demo_bench::area_paths(&demo_bench::country());
-    let peak_reset = reset_peak();
     let before = rss();
     let started = Instant::now();
     let mut candidates = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
@@ -295,11 +296,11 @@ fn engine(size: u64, seed: u64) -> anyhow::Result<EngineRun> {
     let live = candidates.iter().filter(|c| c.status.is_live()).count() as u64;
     let after_build = rss();
 
-    let sweep_reset = reset_peak();
+    let watch = PeakWatch::start();
     let started = Instant::now();
     let findings = overlap::sweep(&candidates, &NoNeeds);
     let sweep = started.elapsed();
-    let peak = peak_rss();
+    let peak = watch.peak();
     let duplicates = findings
         .iter()
         .filter(|f| f.kind == FindingKind::ProbableDuplicateRecord)
@@ -317,12 +318,12 @@ fn engine(size: u64, seed: u64) -> anyhow::Result<EngineRun> {
         findings: findings.len() as u64,
         duplicates,
         kept,
-        candidates_bytes: match (peak_reset, before, after_build) {
-            (true, Some(b), Some(a)) => Some(a.saturating_sub(b)),
+        candidates_bytes: match (before, after_build) {
+            (Some(b), Some(a)) => Some(a.saturating_sub(b)),
             _ => None,
         },
-        sweep_peak_bytes: match (sweep_reset, after_build, peak) {
-            (true, Some(a), Some(p)) => Some(p.saturating_sub(a)),
+        sweep_peak_bytes: match (after_build, peak) {
+            (Some(a), Some(p)) => Some(p.saturating_sub(a)),
             _ => None,
         },
         skipped: None,
@@ -954,13 +955,49 @@ fn rss() -> Option<u64> {
     status_kib("VmRSS:")
 }
 
-pub(crate) fn peak_rss() -> Option<u64> {
+fn peak_rss() -> Option<u64> {
     status_kib("VmHWM:")
 }
 
-/// Resets the peak resident set size (Linux 4.0+), so that `VmHWM` measures one phase.
-pub(crate) fn reset_peak() -> bool {
+/// Resets the kernel's peak resident set size (Linux 4.0+). Some kernels accept the write
+/// and keep the old peak: the reset counts only if the peak then is the current size.
+fn reset_peak() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
+        && matches!((peak_rss(), rss()), (Some(peak), Some(now)) if peak <= now + now / 20)
+}
+
+/// The peak resident set size over one phase: the kernel's high-water mark where it can be
+/// reset, else the largest of samples taken every 10 ms (which can miss a shorter spike).
+pub(crate) struct PeakWatch(Option<(Arc<AtomicBool>, std::thread::JoinHandle<u64>)>);
+
+impl PeakWatch {
+    pub(crate) fn start() -> Self {
+        if reset_peak() {
+            return PeakWatch(None);
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let sampler = std::thread::spawn(move || {
+            let mut peak = 0;
+            while !stopped.load(Ordering::Relaxed) {
+                peak = peak.max(rss().unwrap_or(0));
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            peak.max(rss().unwrap_or(0))
+        });
+        PeakWatch(Some((stop, sampler)))
+    }
+
+    /// The peak since `start`, in bytes; None where the size cannot be read.
+    pub(crate) fn peak(self) -> Option<u64> {
+        match self.0 {
+            None => peak_rss(),
+            Some((stop, sampler)) => {
+                stop.store(true, Ordering::Relaxed);
+                sampler.join().ok().filter(|peak| *peak > 0)
+            }
+        }
+    }
 }
 
 fn meminfo(field: &str) -> Option<u64> {

@@ -31,9 +31,7 @@ use concord_store::{Actor, NewUser, Store};
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 use serde_json::{Value, json};
 
-use crate::bench::{
-    Backend, Latencies, Scratch, fmt_secs, generated, load, machine, peak_rss, reset_peak,
-};
+use crate::bench::{Backend, Latencies, PeakWatch, Scratch, fmt_secs, generated, load, machine};
 
 #[derive(Args, Debug)]
 pub struct GapArgs {
@@ -137,10 +135,11 @@ fn engine(size: u64, seed: u64) -> anyhow::Result<Value> {
     let build = started.elapsed();
     let period = year()?;
     let settings = GapSettings::new(today()?);
-    let reset = reset_peak();
+    let watch = PeakWatch::start();
     let started = Instant::now();
     let found = coverage::gaps(&period, &interventions, &needs, &settings);
     let elapsed = started.elapsed();
+    let peak = watch.peak();
     let kinds: BTreeSet<String> = found.iter().map(|g| format!("{:?}", g.kind)).collect();
     let by_kind: HashMap<String, usize> = kinds
         .into_iter()
@@ -159,7 +158,7 @@ fn engine(size: u64, seed: u64) -> anyhow::Result<Value> {
         "by_kind": by_kind,
         "build_s": build.as_secs_f64(),
         "gaps_s": elapsed.as_secs_f64(),
-        "peak_rss_mib": if reset { peak_rss().map(|b| b / (1024 * 1024)) } else { None },
+        "peak_rss_mib": peak.map(|b| b / (1024 * 1024)),
     }))
 }
 
