@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ApiResult};
 
-/// Records written per transaction.
+/// Records checked and written together; a file's batches share one transaction.
 pub const BATCH: usize = 1_000;
 
 /// How a file is imported.
@@ -299,7 +299,6 @@ pub async fn import_iati<R: BufRead + Send + 'static>(
         partial: options.partial,
         directory: &mut directory,
         names: &mut names,
-        written: 0,
     };
     while let Some(read) = activities.next().await {
         report.read += 1;
@@ -312,11 +311,11 @@ pub async fn import_iati<R: BufRead + Send + 'static>(
         }
         if batch.len() == BATCH {
             batches.import(&mut import, &mut batch, &mut report).await?;
-            progress(batches.written);
+            progress(report.created + report.updated + report.unchanged);
         }
     }
     batches.import(&mut import, &mut batch, &mut report).await?;
-    progress(batches.written);
+    progress(report.created + report.updated + report.unchanged);
     report.duplicate_organisations = duplicate_sentences(&names);
     if !report.rejected.is_empty() && !options.partial {
         // Dropped, the import is rolled back.
@@ -350,7 +349,6 @@ struct IatiBatches<'a> {
     directory: &'a mut Directory,
     /// Every organisation name the file gives, for duplicate suggestions.
     names: &'a mut Vec<String>,
-    written: u64,
 }
 
 impl IatiBatches<'_> {
@@ -365,7 +363,7 @@ impl IatiBatches<'_> {
         if batch.is_empty() {
             return Ok(());
         }
-        let known = iati_places(import, batch.iter().map(|a| &a.activity)).await?;
+        let mut known = iati_places(import, batch.iter().map(|a| &a.activity)).await?;
         let any_org = self.principal.is_admin();
         let mut passed = Vec::with_capacity(batch.len());
         for read in batch.drain(..) {
@@ -401,8 +399,9 @@ impl IatiBatches<'_> {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        import.ensure_countries(&countries, self.actor).await?;
-        let known = iati_places(import, passed.iter().map(|a| &a.activity)).await?;
+        // The countries created now join the places the check found.
+        let unknown = import.ensure_countries(&countries, self.actor).await?;
+        known.extend(countries.into_iter().filter(|c| !unknown.contains(c)));
         let needs: Vec<OrganisationNeed> = passed
             .iter()
             .flat_map(|a| mapping::iati_organisations(&a.activity))
@@ -438,7 +437,6 @@ impl IatiBatches<'_> {
         }
         let outcomes = import.write(&records, self.actor).await?;
         report.count(&outcomes);
-        self.written += outcomes.len() as u64;
         Ok(())
     }
 }
