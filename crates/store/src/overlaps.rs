@@ -1223,11 +1223,64 @@ impl Store {
         })
     }
 
+    /// How many findings `filter` lists. For a caller who may not read everything, this is
+    /// every matching finding less those with a side hidden from the caller, in one
+    /// statement so both counts see the same data. Checking both sides of every finding
+    /// instead costs two lookups per finding (2.1 s at two million on SQLite), while the
+    /// findings of the few records hidden from a caller are reached through the pair
+    /// indexes.
     pub async fn count_findings(&self, filter: &FindingFilter) -> StoreResult<u64> {
-        Ok(overlap_finding::Entity::find()
-            .filter(finding_condition(filter))
-            .count(&self.db)
-            .await?)
+        if filter.scope.everything {
+            return Ok(overlap_finding::Entity::find()
+                .filter(finding_condition(filter))
+                .count(&self.db)
+                .await?);
+        }
+        let unscoped = FindingFilter {
+            scope: ReadScope {
+                everything: true,
+                ..ReadScope::default()
+            },
+            ..filter.clone()
+        };
+        let hidden_records = Query::select()
+            .column(intervention::Column::Id)
+            .from(intervention::Entity)
+            .cond_where(readable(&filter.scope).not())
+            .to_owned();
+        let count_where = |cond: Condition| {
+            Query::select()
+                .expr(Expr::col(overlap_finding::Column::Id).count())
+                .from(overlap_finding::Entity)
+                .cond_where(cond)
+                .to_owned()
+        };
+        let matching = count_where(finding_condition(&unscoped));
+        let hidden = count_where(
+            finding_condition(&unscoped).add(
+                Condition::any()
+                    .add(overlap_finding::Column::InterventionA.in_subquery(hidden_records.clone()))
+                    .add(overlap_finding::Column::InterventionB.in_subquery(hidden_records)),
+            ),
+        );
+        let statement = Query::select()
+            .expr_as(
+                Expr::expr(Expr::SubQuery(None, Box::new(matching.into()))),
+                "matching",
+            )
+            .expr_as(
+                Expr::expr(Expr::SubQuery(None, Box::new(hidden.into()))),
+                "hidden",
+            )
+            .to_owned();
+        let row = self
+            .db
+            .query_one(&statement)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let matching: i64 = row.try_get("", "matching")?;
+        let hidden: i64 = row.try_get("", "hidden")?;
+        Ok(u64::try_from(matching - hidden).unwrap_or(0))
     }
 
     /// One finding, if the caller may read both of its interventions.

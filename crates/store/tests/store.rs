@@ -1,6 +1,7 @@
 //! The store against real databases: SQLite always, PostgreSQL when
 //! `CONCORD_TEST_POSTGRES_URL` names a server (CI sets it).
 
+use concord_domain::access::ReadScope;
 use concord_domain::area::{AdminLevel, NewArea, Pcode};
 use concord_domain::intervention::{
     InterventionId, InterventionInput, LocationInput, NewIntervention, SectorShareInput,
@@ -8,7 +9,7 @@ use concord_domain::intervention::{
 use concord_domain::organisation::{NewOrganisation, OrganisationId, OrganisationInput};
 use concord_domain::review::ReviewStatus;
 use concord_e2e::{Backend, TestDatabase};
-use concord_store::{Actor, ImportOutcome, ImportRecord, Store};
+use concord_store::{Actor, FindingFilter, ImportOutcome, ImportRecord, PageRequest, Store};
 
 fn actor() -> Actor {
     Actor::command("test")
@@ -55,6 +56,15 @@ async fn seeded(url: &str) -> (Store, [OrganisationId; 3]) {
 
 /// Water trucking in Tigray in 2025, or the same in another sector.
 fn record(external_id: &str, organisation: OrganisationId, sector: &str) -> ImportRecord {
+    record_seen_by(external_id, organisation, sector, "PUBLIC")
+}
+
+fn record_seen_by(
+    external_id: &str,
+    organisation: OrganisationId,
+    sector: &str,
+    visibility: &str,
+) -> ImportRecord {
     ImportRecord {
         record: NewIntervention::parse(&InterventionInput {
             external_id: external_id.into(),
@@ -75,7 +85,7 @@ fn record(external_id: &str, organisation: OrganisationId, sector: &str) -> Impo
             status: "2".into(),
             kind: "RESPONSE".into(),
             approach: "BOTH".into(),
-            visibility: Some("PUBLIC".into()),
+            visibility: Some(visibility.into()),
             ..Default::default()
         })
         .unwrap(),
@@ -223,6 +233,91 @@ async fn organisation_count(store: &Store) -> usize {
         .len()
 }
 
+/// A finding count agrees with the listing it counts, whatever the caller may read: the
+/// count subtracts the findings with a hidden side, the listing checks both sides of each.
+async fn finding_counts_agree_with_listings(url: &str) {
+    let (store, [alpha, beta, gamma]) = seeded(url).await;
+    // All five meet: one place, sector and year. Records of one organisation are
+    // probable duplicates of each other (same dates and place).
+    store
+        .import_interventions(
+            &[
+                record("A1", alpha, "14030"),
+                record_seen_by("A2", alpha, "14030", "RESTRICTED"),
+                record_seen_by("B1", beta, "14030", "PARTNERS"),
+                record_seen_by("B2", beta, "14030", "RESTRICTED"),
+                record("G1", gamma, "14030"),
+            ],
+            &actor(),
+        )
+        .await
+        .unwrap();
+    let signed_in = |own: Vec<OrganisationId>| ReadScope {
+        partners: true,
+        own_organisations: own,
+        ..ReadScope::default()
+    };
+    let scopes = [
+        (
+            "administrator",
+            ReadScope {
+                everything: true,
+                ..ReadScope::default()
+            },
+            10,
+        ),
+        ("anonymous: A1 and G1", ReadScope::public(), 1),
+        ("signed in: A1, B1 and G1", signed_in(Vec::new()), 3),
+        ("Alpha: all but B2", signed_in(vec![alpha]), 6),
+        ("Beta: all but A2", signed_in(vec![beta]), 6),
+    ];
+    for (who, scope, expected) in scopes {
+        let filters = [
+            FindingFilter {
+                scope: scope.clone(),
+                ..FindingFilter::default()
+            },
+            FindingFilter {
+                scope: scope.clone(),
+                statuses: Some(vec![ReviewStatus::Open]),
+                ..FindingFilter::default()
+            },
+            FindingFilter {
+                scope: scope.clone(),
+                organisation: Some(gamma),
+                ..FindingFilter::default()
+            },
+            FindingFilter {
+                scope: scope.clone(),
+                min_score: Some(1.1),
+                ..FindingFilter::default()
+            },
+        ];
+        for (n, filter) in filters.iter().enumerate() {
+            let listed = store
+                .findings(
+                    filter,
+                    PageRequest {
+                        after: None,
+                        first: 100,
+                    },
+                )
+                .await
+                .unwrap()
+                .items
+                .len() as u64;
+            assert_eq!(
+                store.count_findings(filter).await.unwrap(),
+                listed,
+                "{who}, filter {n}"
+            );
+            if n < 2 {
+                assert_eq!(listed, expected, "{who}, filter {n}");
+            }
+        }
+    }
+}
+
 fn ids<const N: usize>(outcomes: &[ImportOutcome]) -> [InterventionId; N] {
     let ids: Vec<InterventionId> = outcomes.iter().map(ImportOutcome::id).collect();
     ids.try_into().expect("one outcome per record")
@@ -251,6 +346,11 @@ async fn on(backend: Backend) {
         return;
     };
     an_import_that_fails_leaves_nothing(&database.url).await;
+    database.drop_database().await;
+    let Some(mut database) = self::database(backend).await else {
+        return;
+    };
+    finding_counts_agree_with_listings(&database.url).await;
     database.drop_database().await;
 }
 
