@@ -236,6 +236,7 @@ impl Store {
         change.announce(&txn).await?;
         txn.commit().await?;
         self.note_change(change);
+        self.checkpoint_soon();
         Ok(())
     }
 

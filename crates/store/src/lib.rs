@@ -15,14 +15,16 @@ mod needs;
 mod organisations;
 mod overlaps;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use concord_migrations::{Migrator, MigratorTrait};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 pub use areas::{AreaFilter, AreaImport};
@@ -88,6 +90,8 @@ pub struct Store {
     overlap_min_score: f64,
     /// Shared by clones: what committed writes changed, for in-memory consumers.
     changes: changes::SharedChangeLog,
+    /// Shared by clones: whether a background checkpoint is running (SQLite).
+    checkpointing: Arc<AtomicBool>,
 }
 
 /// The default lowest score a pair needs to be stored as a finding.
@@ -144,6 +148,32 @@ impl Store {
         Ok(self.db.begin_with_options(options).await?)
     }
 
+    /// On SQLite, copies the write-ahead log into the database file in the background after
+    /// a commit. Left to SQLite, the commit that takes the log past 1,000 pages copies it
+    /// itself, with an fsync, before it returns: a registrant's write paid 2.7 ms on average
+    /// for it at 100,000 interventions (0.6 ms without). A passive checkpoint runs beside
+    /// readers and writers; one runs at a time, and a commit made meanwhile is copied by
+    /// the next one. SQLite's own checkpoint stays as the backstop for a transaction that
+    /// writes more than 1,000 pages at once.
+    pub(crate) fn checkpoint_soon(&self) {
+        if self.db.get_database_backend() != DatabaseBackend::Sqlite
+            || self.checkpointing.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        let db = self.db.clone();
+        let checkpointing = Arc::clone(&self.checkpointing);
+        tokio::spawn(async move {
+            if let Err(e) = db
+                .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
+                .await
+            {
+                tracing::warn!(error = %e, "background checkpoint failed");
+            }
+            checkpointing.store(false, Ordering::Release);
+        });
+    }
+
     /// Connects to `sqlite://PATH` (created if missing, in WAL mode) or `postgres://...`.
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
         Self::connect_with(url, &PoolSettings::new(max_connections)).await
@@ -181,6 +211,7 @@ impl Store {
             db,
             overlap_min_score: DEFAULT_OVERLAP_MIN_SCORE,
             changes: Default::default(),
+            checkpointing: Default::default(),
         })
     }
 
@@ -190,6 +221,7 @@ impl Store {
             db,
             overlap_min_score: DEFAULT_OVERLAP_MIN_SCORE,
             changes: Default::default(),
+            checkpointing: Default::default(),
         }
     }
 

@@ -10,6 +10,7 @@ use concord_domain::organisation::{NewOrganisation, OrganisationId, Organisation
 use concord_domain::review::ReviewStatus;
 use concord_e2e::{Backend, TestDatabase};
 use concord_store::{Actor, FindingFilter, ImportOutcome, ImportRecord, PageRequest, Store};
+use sea_orm::ConnectionTrait;
 
 fn actor() -> Actor {
     Actor::command("test")
@@ -362,4 +363,41 @@ async fn imports_on_sqlite() {
 #[tokio::test]
 async fn imports_on_postgres() {
     on(Backend::Postgres).await;
+}
+
+/// On SQLite a committed write reaches the database file soon after its commit, copied
+/// from the write-ahead log in the background. Left to SQLite, a few small writes would
+/// stay in the log until it passes 1,000 pages, and that commit would copy it all before
+/// returning.
+#[tokio::test]
+async fn commits_are_checkpointed_in_the_background_on_sqlite() {
+    let Some(database) = TestDatabase::new(Backend::Sqlite).await else {
+        unreachable!("SQLite is always available");
+    };
+    let (store, [alpha, beta, _]) = seeded(&database.url).await;
+    // Everything so far in the database file, the log emptied.
+    store
+        .connection()
+        .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+        .await
+        .unwrap();
+    let file = std::path::PathBuf::from(database.url.trim_start_matches("sqlite://"));
+    let before = std::fs::read(&file).unwrap();
+    store
+        .import_interventions(
+            &[record("X", alpha, "14030"), record("Y", beta, "14030")],
+            &actor(),
+        )
+        .await
+        .unwrap();
+    let mut copied = false;
+    for _ in 0..100 {
+        if std::fs::read(&file).unwrap() != before {
+            copied = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(copied, "the write never reached the database file");
+    assert_eq!(open_pairs(&store).await.len(), 1);
 }
