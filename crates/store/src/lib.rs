@@ -151,10 +151,10 @@ impl Store {
     /// On SQLite, copies the write-ahead log into the database file in the background after
     /// a commit. Left to SQLite, the commit that takes the log past 1,000 pages copies it
     /// itself, with an fsync, before it returns: at 100,000 interventions a registrant's
-    /// commit took 2.7 ms on average that way, 1.3 ms this way. A passive checkpoint runs beside
-    /// readers and writers; one runs at a time, and a commit made meanwhile is copied by
-    /// the next one. SQLite's own checkpoint stays as the backstop for a transaction that
-    /// writes more than 1,000 pages at once.
+    /// commit took 2.7 ms on average that way, 1.3 ms this way. A passive checkpoint runs
+    /// beside readers and writers; one runs at a time, and a commit made meanwhile is
+    /// copied by the next one. SQLite's own checkpoint stays as the backstop for a
+    /// transaction that writes more than 1,000 pages at once.
     pub(crate) fn checkpoint_soon(&self) {
         if self.db.get_database_backend() != DatabaseBackend::Sqlite
             || self.checkpointing.swap(true, Ordering::AcqRel)

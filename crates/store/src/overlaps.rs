@@ -1226,9 +1226,9 @@ impl Store {
     /// How many findings `filter` lists. For a caller who may not read everything, this is
     /// every matching finding less those with a side hidden from the caller, in one
     /// statement so both counts see the same data. Checking both sides of every finding
-    /// instead costs two lookups per finding (2.1 s at two million on SQLite), while the
-    /// findings of the few records hidden from a caller are reached through the pair
-    /// indexes.
+    /// instead costs two lookups into the interventions per finding (2 to 4 s at two
+    /// million on SQLite); here each finding is tested against the set of records hidden
+    /// from the caller, usually a few, listed once.
     pub async fn count_findings(&self, filter: &FindingFilter) -> StoreResult<u64> {
         if filter.scope.everything {
             return Ok(overlap_finding::Entity::find()
