@@ -28,7 +28,7 @@ const JOURNAL_KEPT: i64 = 10_000;
 
 /// Beyond this many changed interventions a consumer reloads everything: cheaper than
 /// remembering each id, and what a bulk import calls for anyway.
-pub(crate) const MAX_TRACKED: usize = 10_000;
+const MAX_TRACKED: usize = 10_000;
 
 /// One committed write's reach.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,7 +91,15 @@ pub(crate) type SharedChangeLog = Arc<ChangeLog>;
 impl RegistryChange {
     /// Announces the change to other processes inside the writer's transaction.
     pub(crate) async fn announce<C: ConnectionTrait>(&self, txn: &C) -> StoreResult<()> {
-        let mut payload = serde_json::to_string(self).map_err(|e| {
+        // Consumers reload everything past `MAX_TRACKED` ids; listing them (a large import)
+        // would only make the journal row or the notification large.
+        let change = match self {
+            RegistryChange::Interventions(ids) if ids.len() > MAX_TRACKED => {
+                &RegistryChange::Everything
+            }
+            change => change,
+        };
+        let mut payload = serde_json::to_string(change).map_err(|e| {
             StoreError::Unavailable(sea_orm::DbErr::Custom(format!("change payload: {e}")))
         })?;
         if txn.get_database_backend() != DatabaseBackend::Postgres {

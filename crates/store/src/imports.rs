@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::areas::import_areas_in;
 use crate::audit::{self, Actor, AuditAction};
-use crate::changes::{MAX_TRACKED, RegistryChange};
+use crate::changes::RegistryChange;
 use crate::entity::{area, idempotency_key, intervention, intervention_source};
 use crate::interventions::{
     area_ids_in, assemble, assemble_one, delete_children, duplicate_external_id, insert_children,
@@ -396,9 +396,7 @@ impl Import<'_> {
 
     /// Makes everything this import wrote visible, and announces it.
     pub async fn commit(self) -> StoreResult<()> {
-        // A large import is announced as a change to everything: listing its records would
-        // cost more to send and to take in than reloading does.
-        let change = if self.areas_created || self.written.len() > MAX_TRACKED {
+        let change = if self.areas_created {
             RegistryChange::Everything
         } else {
             RegistryChange::Interventions(self.written)
