@@ -255,6 +255,8 @@ pub(crate) async fn import_areas_in<C: ConnectionTrait>(
     }
     for level in by_level {
         let mut inserts = Vec::new();
+        // The P-code of each insert, in step with `inserts`, to read their rows back.
+        let mut new_pcodes: Vec<String> = Vec::new();
         for area in level {
             let parent = match &area.parent {
                 Some(p) => match known.get(p.as_str()) {
@@ -310,6 +312,7 @@ pub(crate) async fn import_areas_in<C: ConnectionTrait>(
                     .child(&area.pcode),
                 None => AreaPath::root(&area.pcode),
             };
+            new_pcodes.push(area.pcode.as_str().to_owned());
             inserts.push(area::ActiveModel {
                 pcode: Set(area.pcode.as_str().to_owned()),
                 name: Set(area.name.clone()),
@@ -324,12 +327,11 @@ pub(crate) async fn import_areas_in<C: ConnectionTrait>(
                 ..Default::default()
             });
         }
-        for chunk in inserts.chunks(1000) {
-            let pcodes: Vec<String> = chunk.iter().map(|a| a.pcode.clone().unwrap()).collect();
+        for (chunk, pcodes) in inserts.chunks(1000).zip(new_pcodes.chunks(1000)) {
             area::Entity::insert_many(chunk.to_vec()).exec(txn).await?;
             report.inserted += chunk.len() as u64;
             let rows = area::Entity::find()
-                .filter(area::Column::Pcode.is_in(pcodes))
+                .filter(area::Column::Pcode.is_in(pcodes.iter().cloned()))
                 .all(txn)
                 .await?;
             for row in rows {
