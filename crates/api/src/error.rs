@@ -4,7 +4,10 @@
 //! or duplicate key) become GraphQL errors with a stable `extensions.code` (`VALIDATION` with
 //! the field paths, `NOT_FOUND`, `CONFLICT`) and a message meant for people. Our failures (a
 //! database error, a bug) are logged with a correlation id and reach the client only as
-//! `INTERNAL` with that id: no SQL, no stack, no file path. This is the one place that maps.
+//! `INTERNAL` with that id: no SQL, no stack, no file path. A database that is busy (a
+//! deadlock broken, a lock held too long) or out of reach is neither: it answers
+//! `UNAVAILABLE`, meaning nothing was written and the same request may be sent again. This
+//! is the one place that maps.
 
 use async_graphql::{ErrorExtensions, Value};
 use concord_domain::ValidationErrors;
@@ -23,9 +26,15 @@ pub enum ApiError {
     RateLimited,
     NotFound,
     Conflict(String),
+    /// The database was busy or out of reach; nothing was written. Details for the log only.
+    Unavailable(String),
     /// Details for the log only.
     Internal(String),
 }
+
+/// Seconds a client is asked to wait before sending again a request that met a busy or
+/// unreachable database.
+const UNAVAILABLE_RETRY_AFTER: u64 = 1;
 
 impl ApiError {
     pub fn code(&self) -> &'static str {
@@ -36,6 +45,7 @@ impl ApiError {
             ApiError::RateLimited => "RATE_LIMITED",
             ApiError::NotFound => "NOT_FOUND",
             ApiError::Conflict(_) => "CONFLICT",
+            ApiError::Unavailable(_) => "UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -48,6 +58,9 @@ impl ApiError {
             ApiError::RateLimited => "too many attempts; try again later".to_owned(),
             ApiError::NotFound => "not found".to_owned(),
             ApiError::Conflict(message) => message.clone(),
+            ApiError::Unavailable(_) => {
+                "the database is busy or unavailable; nothing was written, try again".to_owned()
+            }
             ApiError::Internal(_) => "internal error".to_owned(),
         }
     }
@@ -70,6 +83,9 @@ impl From<StoreError> for ApiError {
             StoreError::Forbidden => ApiError::Forbidden,
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::Invalid(v) => ApiError::Validation(v),
+            e @ (StoreError::Busy(_) | StoreError::Unavailable(_)) => {
+                ApiError::Unavailable(e.to_string())
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -82,6 +98,9 @@ impl From<std::sync::Arc<StoreError>> for ApiError {
             StoreError::Forbidden => ApiError::Forbidden,
             StoreError::Conflict(m) => ApiError::Conflict(m.clone()),
             StoreError::Invalid(v) => ApiError::Validation(v.clone()),
+            e @ (StoreError::Busy(_) | StoreError::Unavailable(_)) => {
+                ApiError::Unavailable(e.to_string())
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -95,12 +114,19 @@ impl ErrorExtensions for ApiError {
                 tracing::error!(correlation_id = %id, error = %detail, "internal error");
                 (format!("internal error (correlation id {id})"), Some(id))
             }
+            ApiError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "database busy or unavailable");
+                (self.message(), None)
+            }
             other => (other.message(), None),
         };
         async_graphql::Error::new(message).extend_with(|_, ext| {
             ext.set("code", self.code());
             if let Some(id) = &correlation {
                 ext.set("correlationId", id.as_str());
+            }
+            if let ApiError::Unavailable(_) = self {
+                ext.set("retryAfter", UNAVAILABLE_RETRY_AFTER);
             }
             if let ApiError::Validation(errors) = self {
                 let fields: Vec<Value> = errors
@@ -149,3 +175,42 @@ fn correlation_id() -> String {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::DbErr;
+
+    fn extended(error: StoreError) -> async_graphql::Error {
+        ApiError::from(error).extend()
+    }
+
+    #[test]
+    fn a_busy_or_unreachable_database_answers_unavailable_without_detail() {
+        for error in [
+            StoreError::Busy(DbErr::Custom("deadlock detected on relation 16701".into())),
+            StoreError::Unavailable(DbErr::Custom("connection refused".into())),
+        ] {
+            let answer = extended(error);
+            let extensions = answer.extensions.expect("extensions");
+            assert_eq!(extensions.get("code"), Some(&Value::from("UNAVAILABLE")));
+            assert_eq!(extensions.get("retryAfter"), Some(&Value::from(1)));
+            assert!(extensions.get("correlationId").is_none());
+            assert_eq!(
+                answer.message,
+                "the database is busy or unavailable; nothing was written, try again"
+            );
+        }
+    }
+
+    #[test]
+    fn a_database_failure_of_ours_stays_internal() {
+        let answer = extended(StoreError::from(DbErr::Custom(
+            "change payload: oops".into(),
+        )));
+        let extensions = answer.extensions.expect("extensions");
+        assert_eq!(extensions.get("code"), Some(&Value::from("INTERNAL")));
+        assert!(extensions.get("retryAfter").is_none());
+        assert!(!answer.message.contains("oops"), "{}", answer.message);
+    }
+}

@@ -99,9 +99,9 @@ impl RegistryChange {
             }
             change => change,
         };
-        let mut payload = serde_json::to_string(change).map_err(|e| {
-            StoreError::Unavailable(sea_orm::DbErr::Custom(format!("change payload: {e}")))
-        })?;
+        // A payload that cannot be written is our bug, not a passing condition.
+        let mut payload = serde_json::to_string(change)
+            .map_err(|e| sea_orm::DbErr::Custom(format!("change payload: {e}")))?;
         if txn.get_database_backend() != DatabaseBackend::Postgres {
             return journal(txn, payload).await;
         }

@@ -116,10 +116,13 @@ impl Store {
         records: &[ImportRecord],
         actor: &Actor,
     ) -> StoreResult<Vec<ImportOutcome>> {
-        let mut import = self.begin_import().await?;
-        let outcomes = import.write(records, actor).await?;
-        import.commit().await?;
-        Ok(outcomes)
+        self.retrying(|| async {
+            let mut import = self.begin_import().await?;
+            let outcomes = import.write(records, actor).await?;
+            import.commit().await?;
+            Ok(outcomes)
+        })
+        .await
     }
 
     /// The source documents of some interventions, in `format`.

@@ -674,6 +674,15 @@ impl Store {
         record: &NewIntervention,
         actor: &Actor,
     ) -> StoreResult<WrittenIntervention> {
+        self.retrying(|| self.create_intervention_once(record, actor))
+            .await
+    }
+
+    async fn create_intervention_once(
+        &self,
+        record: &NewIntervention,
+        actor: &Actor,
+    ) -> StoreResult<WrittenIntervention> {
         let txn = self.begin_write().await?;
         let areas = resolve_references(&txn, &[record]).await?;
         let row = intervention::Entity::insert(row_values(record))
@@ -775,6 +784,18 @@ impl Store {
         record: &NewIntervention,
         actor: &Actor,
     ) -> StoreResult<WrittenIntervention> {
+        self.retrying(|| self.update_intervention_once(id, expected_version, writer, record, actor))
+            .await
+    }
+
+    async fn update_intervention_once(
+        &self,
+        id: InterventionId,
+        expected_version: i64,
+        writer: &Principal,
+        record: &NewIntervention,
+        actor: &Actor,
+    ) -> StoreResult<WrittenIntervention> {
         let txn = self.begin_write().await?;
         let current = visible_row(&txn, id, &writer.read_scope()).await?;
         if !writer.may_write_for(OrganisationId(current.reporting_organisation_id))
@@ -837,6 +858,17 @@ impl Store {
     }
 
     pub async fn delete_intervention(
+        &self,
+        id: InterventionId,
+        expected_version: i64,
+        writer: &Principal,
+        actor: &Actor,
+    ) -> StoreResult<()> {
+        self.retrying(|| self.delete_intervention_once(id, expected_version, writer, actor))
+            .await
+    }
+
+    async fn delete_intervention_once(
         &self,
         id: InterventionId,
         expected_version: i64,

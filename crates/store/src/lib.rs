@@ -94,6 +94,9 @@ pub struct Store {
     checkpointing: Arc<AtomicBool>,
 }
 
+/// How many times a write is tried when PostgreSQL keeps rolling it back (see `retrying`).
+const WRITE_ATTEMPTS: u32 = 3;
+
 /// The default lowest score a pair needs to be stored as a finding.
 pub const DEFAULT_OVERLAP_MIN_SCORE: f64 = 0.2;
 
@@ -146,6 +149,38 @@ impl Store {
             ..Default::default()
         };
         Ok(self.db.begin_with_options(options).await?)
+    }
+
+    /// Runs a whole write again when PostgreSQL rolled it back to break a deadlock or a
+    /// serialization conflict: the other transaction went on, so the next attempt usually
+    /// gets through, and nothing of the failed one was written or announced. `write` must
+    /// be one transaction from its beginning, with everything it needs in hand (not a
+    /// stream already read). SQLite's busy error is not retried: it comes after the busy
+    /// timeout has been waited out, and the caller is better told at once.
+    pub(crate) async fn retrying<T, F, Fut>(&self, mut write: F) -> StoreResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = StoreResult<T>>,
+    {
+        let mut attempt = 1;
+        loop {
+            match write().await {
+                Err(StoreError::Busy(e)) if self.is_postgres() && attempt < WRITE_ATTEMPTS => {
+                    tracing::warn!(error = %e, attempt, "the database rolled a write back; trying it again");
+                    // Spread out, so two writers that met once do not meet again at once.
+                    let jitter = u64::from(
+                        std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.subsec_nanos())
+                            % 20,
+                    );
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt) + jitter))
+                        .await;
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
     }
 
     /// On SQLite, copies the write-ahead log into the database file in the background after

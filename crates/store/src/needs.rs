@@ -111,20 +111,26 @@ fn report_to_domain(row: progress_report::Model) -> StoreResult<ProgressReport> 
 impl Store {
     /// Inserts a need, or replaces the one stated for the same area, sector and period.
     pub async fn upsert_need(&self, record: &NewNeed, actor: &Actor) -> StoreResult<Need> {
-        let txn = self.begin_write().await?;
-        let saved = upsert_need_in(&txn, record, actor).await?;
-        self.commit_write(txn, RegistryChange::Needs).await?;
-        Ok(saved)
+        self.retrying(|| async {
+            let txn = self.begin_write().await?;
+            let saved = upsert_need_in(&txn, record, actor).await?;
+            self.commit_write(txn, RegistryChange::Needs).await?;
+            Ok(saved)
+        })
+        .await
     }
 
     /// Stores a whole table of needs in one transaction: all or nothing.
     pub async fn upsert_needs(&self, records: &[NewNeed], actor: &Actor) -> StoreResult<u64> {
-        let txn = self.begin_write().await?;
-        for record in records {
-            upsert_need_in(&txn, record, actor).await?;
-        }
-        self.commit_write(txn, RegistryChange::Needs).await?;
-        Ok(records.len() as u64)
+        self.retrying(|| async {
+            let txn = self.begin_write().await?;
+            for record in records {
+                upsert_need_in(&txn, record, actor).await?;
+            }
+            self.commit_write(txn, RegistryChange::Needs).await?;
+            Ok(records.len() as u64)
+        })
+        .await
     }
 }
 
@@ -237,6 +243,16 @@ impl Store {
 
     /// Records the people reached in a period, replacing an earlier report of the same period.
     pub async fn report_progress(
+        &self,
+        record: &NewProgressReport,
+        writer: &Principal,
+        actor: &Actor,
+    ) -> StoreResult<ProgressReport> {
+        self.retrying(|| self.report_progress_once(record, writer, actor))
+            .await
+    }
+
+    async fn report_progress_once(
         &self,
         record: &NewProgressReport,
         writer: &Principal,

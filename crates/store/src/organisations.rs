@@ -40,10 +40,13 @@ impl Store {
         org: &NewOrganisation,
         actor: &Actor,
     ) -> StoreResult<Organisation> {
-        let txn = self.begin_write().await?;
-        let created = insert_organisation(&txn, org, actor).await?;
-        self.commit_write(txn, crate::RegistryChange::Other).await?;
-        Ok(created)
+        self.retrying(|| async {
+            let txn = self.begin_write().await?;
+            let created = insert_organisation(&txn, org, actor).await?;
+            self.commit_write(txn, crate::RegistryChange::Other).await?;
+            Ok(created)
+        })
+        .await
     }
 
     pub async fn organisation(&self, id: OrganisationId) -> StoreResult<Option<Organisation>> {

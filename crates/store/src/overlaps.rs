@@ -1333,6 +1333,18 @@ impl Store {
         reviewer: &Principal,
         actor: &Actor,
     ) -> StoreResult<StoredFinding> {
+        self.retrying(|| self.review_finding_once(id, status, note.clone(), reviewer, actor))
+            .await
+    }
+
+    async fn review_finding_once(
+        &self,
+        id: i64,
+        status: ReviewStatus,
+        note: Option<String>,
+        reviewer: &Principal,
+        actor: &Actor,
+    ) -> StoreResult<StoredFinding> {
         let txn = self.begin_write().await?;
         let row = overlap_finding::Entity::find_by_id(id)
             .one(&txn)

@@ -401,3 +401,73 @@ async fn commits_are_checkpointed_in_the_background_on_sqlite() {
     assert!(copied, "the write never reached the database file");
     assert_eq!(open_pairs(&store).await.len(), 1);
 }
+
+/// A registration that PostgreSQL rolls back to break a deadlock is tried again, and lands
+/// once. The deadlock is made on purpose: another session holds the audit table, the
+/// registration inserts its intervention and waits for that table, then the other session
+/// asks for the intervention table. The other session waits 60 s before looking for
+/// deadlocks, the registration 1 s, so it is always the registration that is rolled back.
+#[tokio::test]
+async fn a_write_rolled_back_by_a_deadlock_is_tried_again_on_postgres() {
+    use sea_orm::{Database, DbBackend, Statement, TransactionTrait};
+
+    let Some(mut database) = self::database(Backend::Postgres).await else {
+        return;
+    };
+    let (store, [alpha, _, _]) = seeded(&database.url).await;
+    let other = Database::connect(&database.url).await.unwrap();
+    let holder = other.begin().await.unwrap();
+    holder
+        .execute_unprepared(
+            "SET LOCAL deadlock_timeout = '60s'; LOCK TABLE audit_event IN ACCESS EXCLUSIVE MODE",
+        )
+        .await
+        .unwrap();
+
+    let registration = tokio::spawn({
+        let store = store.clone();
+        let record = record("DEADLOCK", alpha, "14030").record;
+        async move { store.create_intervention(&record, &actor()).await }
+    });
+    let waiting = Statement::from_string(
+        DbBackend::Postgres,
+        "SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+         WHERE NOT l.granted AND c.relname = 'audit_event'",
+    );
+    let mut blocked = false;
+    for _ in 0..200 {
+        let row = other.query_one_raw(waiting.clone()).await.unwrap().unwrap();
+        if row.try_get::<i64>("", "n").unwrap() > 0 {
+            blocked = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(blocked, "the registration never waited for the audit table");
+    // Granted only once the registration's first attempt is rolled back.
+    holder
+        .execute_unprepared("LOCK TABLE intervention IN SHARE MODE")
+        .await
+        .unwrap();
+    holder.commit().await.unwrap();
+
+    let written = registration
+        .await
+        .unwrap()
+        .expect("the registration is tried again after the deadlock");
+    let stored: Vec<_> = store
+        .connection()
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT id FROM intervention WHERE external_id = 'DEADLOCK'",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1, "the registration landed exactly once");
+    assert_eq!(
+        stored[0].try_get::<i64>("", "id").unwrap(),
+        written.intervention.id.0
+    );
+    other.close().await.unwrap();
+    database.drop_database().await;
+}
