@@ -13,7 +13,8 @@
 //!
 //! Any recorded write, of this process or another, moves the store's generation and so
 //! retires every kept answer at once. The key is the whole caller (role, organisations,
-//! scope), the document, the operation name, the variables and the day, compared in full:
+//! scope), the document (or, for a persisted query asked for by hash, its SHA-256), the
+//! operation name, the variables and the day, compared in full:
 //! an answer never reaches a caller other than the one it was computed for, nor outlives
 //! the day it was computed on.
 
@@ -119,6 +120,50 @@ impl Verdict {
     }
 }
 
+/// What names a request's document in a key.
+enum Document<'a> {
+    /// The text sent.
+    Text(&'a str),
+    /// A persisted query asked for by its hash alone: the schema finds the text it was
+    /// registered with, and a registration checks that the hash is the text's SHA-256, so
+    /// one hash always names one document.
+    Persisted(&'a str),
+}
+
+impl<'a> Document<'a> {
+    /// None when the answer must be computed: a request with other extensions, or one
+    /// that registers a persisted query (the registration must reach the schema).
+    fn of(request: &'a async_graphql::Request) -> Option<Self> {
+        let extensions = &request.extensions.0;
+        if extensions.is_empty() {
+            return (!request.query.is_empty()).then_some(Document::Text(&request.query));
+        }
+        if extensions.len() != 1 || !request.query.is_empty() {
+            return None;
+        }
+        let async_graphql::Value::Object(persisted) = extensions.get("persistedQuery")? else {
+            return None;
+        };
+        if persisted.len() != 2 || persisted.get("version")? != &async_graphql::Value::from(1) {
+            return None;
+        }
+        match persisted.get("sha256Hash")? {
+            async_graphql::Value::String(hash) => Some(Document::Persisted(hash)),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Document<'_> {
+    /// Tagged, so no text can read as a hash.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Document::Text(text) => write!(f, "text\u{0}{text}"),
+            Document::Persisted(hash) => write!(f, "sha256\u{0}{hash}"),
+        }
+    }
+}
+
 /// Where a request's answer would be kept: computed before the request runs.
 pub(crate) struct Slot {
     key: String,
@@ -146,7 +191,8 @@ impl ResponseCache {
     }
 
     /// The slot of a request, if its answer could be kept: one operation sent as JSON, with
-    /// its document, no upload and no request extensions. `introspection` is whether this caller may introspect.
+    /// its document or a persisted query's hash alone, and no upload. `introspection` is
+    /// whether this caller may introspect.
     pub(crate) fn slot(
         &self,
         request: &async_graphql::Request,
@@ -155,26 +201,21 @@ impl ResponseCache {
         generation: u64,
     ) -> Option<Slot> {
         let kept = self.0.as_ref()?;
-        // Extensions ask the schema for more than an answer (a persisted query registered):
-        // such requests always run.
-        if !request.uploads.is_empty()
-            || request.query.is_empty()
-            || !request.extensions.0.is_empty()
-        {
+        if !request.uploads.is_empty() {
             return None;
         }
+        let document = Document::of(request)?;
         let variables = serde_json::to_string(&request.variables).ok()?;
         // Debug output of the principal names every field that decides what it may read;
         // gaps depend on today's date (the current year, what ends soon).
         let key = format!(
-            "{}\u{0}{:?}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+            "{}\u{0}{:?}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{document}",
             chrono::Utc::now().date_naive(),
             caller.principal,
             caller.public_read,
             introspection,
             request.operation_name.as_deref().unwrap_or(""),
             variables,
-            request.query,
         );
         let hash = kept
             .lock()
@@ -402,5 +443,58 @@ mod tests {
             async_graphql::Value::from_json(serde_json::json!({ "version": 1 })).unwrap(),
         );
         assert!(cache.slot(&persisted, &caller(1), true, 1).is_none());
+    }
+
+    fn by_hash(hash: &str, extra: Option<(&str, serde_json::Value)>) -> async_graphql::Request {
+        let mut request = async_graphql::Request::new("");
+        let mut persisted = serde_json::json!({ "version": 1, "sha256Hash": hash });
+        if let Some((name, value)) = extra {
+            persisted[name] = value;
+        }
+        request.extensions.0.insert(
+            "persistedQuery".to_owned(),
+            async_graphql::Value::from_json(persisted).unwrap(),
+        );
+        request
+    }
+
+    #[test]
+    fn a_persisted_query_asked_by_hash_is_kept_under_its_hash_and_caller() {
+        let cache = ResponseCache::new(1 << 20);
+        let hash = "a".repeat(64);
+        let kept = |request: &async_graphql::Request, organisation: i64| {
+            let verdict = Verdict::default();
+            let slot = cache.slot(request, &caller(organisation), true, 1).unwrap();
+            cache.put(slot, &verdict, &answered(&verdict), 1)
+        };
+        assert!(kept(&by_hash(&hash, None), 1));
+        let hit = |request: &async_graphql::Request, organisation: i64| {
+            cache
+                .slot(request, &caller(organisation), true, 1)
+                .and_then(|slot| cache.get(&slot))
+                .is_some()
+        };
+        assert!(hit(&by_hash(&hash, None), 1));
+        // Not to another caller, nor under another hash, nor as a text equal to the hash.
+        assert!(!hit(&by_hash(&hash, None), 2));
+        assert!(!hit(&by_hash(&"b".repeat(64), None), 1));
+        assert!(!hit(&async_graphql::Request::new(hash.clone()), 1));
+        // An extension the cache does not know of, or another version: always computed.
+        let other = by_hash(&hash, Some(("extra", serde_json::json!(true))));
+        assert!(cache.slot(&other, &caller(1), true, 1).is_none());
+        let mut version_2 = by_hash(&hash, None);
+        version_2.extensions.0.insert(
+            "persistedQuery".to_owned(),
+            async_graphql::Value::from_json(
+                serde_json::json!({ "version": 2, "sha256Hash": hash }),
+            )
+            .unwrap(),
+        );
+        assert!(cache.slot(&version_2, &caller(1), true, 1).is_none());
+        let mut also = by_hash(&hash, None);
+        also.extensions
+            .0
+            .insert("tracing".to_owned(), async_graphql::Value::from(true));
+        assert!(cache.slot(&also, &caller(1), true, 1).is_none());
     }
 }

@@ -170,4 +170,81 @@ async fn kept_answers_follow_writes_and_callers(app: &TestApp) {
     replica.stop().await;
 }
 
-crate::on_both_backends!(kept_answers_follow_writes_and_callers);
+/// Sends a persisted query: its hash, and the document too when `register`.
+async fn persisted(app: &TestApp, token: &str, query: &str, register: bool) -> Value {
+    use sha2::{Digest, Sha256};
+    let hash = format!("{:x}", Sha256::digest(query.as_bytes()));
+    let mut body =
+        json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } } });
+    if register {
+        body["query"] = json!(query);
+    }
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("POST /graphql");
+    response.json().await.expect("a JSON response")
+}
+
+/// Clients that send persisted queries by hash (Apollo's automatic persisted queries) get
+/// kept answers as clients that send the document do, under the same rules.
+async fn persisted_queries_asked_by_hash_are_kept(app: &TestApp) {
+    seed_areas(app).await;
+    let unicef = create_organisation(app, "UNICEF", None).await;
+    let oxfam = create_organisation(app, "Oxfam GB", None).await;
+    let viewer_a = app.user("viewer-a@example.org", "VIEWER", &[&unicef]).await;
+    let viewer_b = app.user("viewer-b@example.org", "VIEWER", &[&oxfam]).await;
+    let mut restricted = water_input(&unicef, "UN-1");
+    restricted["title"] = json!("Restricted trucking");
+    restricted["visibility"] = json!("RESTRICTED");
+    create_intervention(app, restricted).await;
+
+    let registered = persisted(app, &viewer_a, PAGE, true).await;
+    assert_eq!(titles(&registered["data"]), ["Restricted trucking"]);
+    let hits = cache_hits(app).await;
+    let first = persisted(app, &viewer_a, PAGE, false).await;
+    let second = persisted(app, &viewer_a, PAGE, false).await;
+    assert_eq!(first, registered);
+    assert_eq!(second, registered);
+    assert!(
+        cache_hits(app).await > hits,
+        "the repeated hash was answered from memory"
+    );
+
+    // Another organisation's viewer asking by the same hash gets their own answer.
+    for _ in 0..2 {
+        let page = persisted(app, &viewer_b, PAGE, false).await;
+        assert_eq!(titles(&page["data"]), Vec::<String>::new(), "{page:#}");
+    }
+
+    // A write retires the kept answer.
+    let mut public = water_input(&oxfam, "OX-1");
+    public["title"] = json!("Public trucking");
+    public["visibility"] = json!("PUBLIC");
+    create_intervention(app, public).await;
+    let page = persisted(app, &viewer_a, PAGE, false).await;
+    assert_eq!(
+        titles(&page["data"]),
+        ["Public trucking", "Restricted trucking"]
+    );
+    let page = persisted(app, &viewer_b, PAGE, false).await;
+    assert_eq!(titles(&page["data"]), ["Public trucking"]);
+
+    // A hash never registered is refused every time, never answered from memory.
+    for _ in 0..2 {
+        let unknown = persisted(app, &viewer_a, "{ sectors { code } }", false).await;
+        assert_eq!(
+            concord_e2e::error_code(&unknown),
+            "PERSISTED_QUERY_NOT_FOUND"
+        );
+    }
+}
+
+crate::on_both_backends!(
+    kept_answers_follow_writes_and_callers,
+    persisted_queries_asked_by_hash_are_kept
+);
