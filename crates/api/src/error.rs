@@ -6,7 +6,9 @@
 //! database error, a bug) are logged with a correlation id and reach the client only as
 //! `INTERNAL` with that id: no SQL, no stack, no file path. A database that is busy (a
 //! deadlock broken, a lock held too long) or out of reach is neither: it answers
-//! `UNAVAILABLE`, meaning nothing was written and the same request may be sent again. This
+//! `UNAVAILABLE`, meaning nothing was written and the same request may be sent again; a
+//! statement stopped at the statement timeout answers `TIMEOUT`, as a query stopped at
+//! the query timeout does. This
 //! is the one place that maps.
 
 use async_graphql::{ErrorExtensions, Value};
@@ -28,6 +30,9 @@ pub enum ApiError {
     Conflict(String),
     /// The database was busy or out of reach; nothing was written. Details for the log only.
     Unavailable(String),
+    /// The database stopped a statement at the statement timeout; nothing was written.
+    /// Details for the log only.
+    TimedOut(String),
     /// Details for the log only.
     Internal(String),
 }
@@ -46,6 +51,7 @@ impl ApiError {
             ApiError::NotFound => "NOT_FOUND",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::Unavailable(_) => "UNAVAILABLE",
+            ApiError::TimedOut(_) => crate::limits::TIMEOUT,
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -60,6 +66,10 @@ impl ApiError {
             ApiError::Conflict(message) => message.clone(),
             ApiError::Unavailable(_) => {
                 "the database is busy or unavailable; nothing was written, try again".to_owned()
+            }
+            ApiError::TimedOut(_) => {
+                "the database stopped the query at the statement timeout; nothing was written: ask for less (a smaller `first`, a narrower filter)"
+                    .to_owned()
             }
             ApiError::Internal(_) => "internal error".to_owned(),
         }
@@ -86,6 +96,7 @@ impl From<StoreError> for ApiError {
             e @ (StoreError::Busy(_) | StoreError::Unavailable(_)) => {
                 ApiError::Unavailable(e.to_string())
             }
+            e @ StoreError::TimedOut(_) => ApiError::TimedOut(e.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -101,6 +112,7 @@ impl From<std::sync::Arc<StoreError>> for ApiError {
             e @ (StoreError::Busy(_) | StoreError::Unavailable(_)) => {
                 ApiError::Unavailable(e.to_string())
             }
+            e @ StoreError::TimedOut(_) => ApiError::TimedOut(e.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -116,6 +128,10 @@ impl ErrorExtensions for ApiError {
             }
             ApiError::Unavailable(detail) => {
                 tracing::warn!(error = %detail, "database busy or unavailable");
+                (self.message(), None)
+            }
+            ApiError::TimedOut(detail) => {
+                tracing::warn!(error = %detail, "statement timeout");
                 (self.message(), None)
             }
             other => (other.message(), None),
@@ -201,6 +217,17 @@ mod tests {
                 "the database is busy or unavailable; nothing was written, try again"
             );
         }
+    }
+
+    #[test]
+    fn a_statement_stopped_at_the_statement_timeout_answers_timeout() {
+        let answer = extended(StoreError::TimedOut(DbErr::Custom(
+            "canceling statement due to statement timeout".into(),
+        )));
+        let extensions = answer.extensions.expect("extensions");
+        assert_eq!(extensions.get("code"), Some(&Value::from("TIMEOUT")));
+        assert!(extensions.get("retryAfter").is_none());
+        assert!(!answer.message.contains("canceling"), "{}", answer.message);
     }
 
     #[test]

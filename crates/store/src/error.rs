@@ -3,7 +3,9 @@
 //! Policy: `NotFound`, `Forbidden`, `Conflict` and `Invalid` are the caller's (a missing or hidden record,
 //! a stale version or a duplicate key, a reference to something that does not exist) and
 //! carry a message fit for a client. `Busy` and `Unavailable` are passing: nothing was
-//! written and the same request may succeed later. `Database` is ours: the API logs it with
+//! written and the same request may succeed later. `TimedOut` is a statement PostgreSQL
+//! stopped at the statement timeout: nothing was written, and the same request may well
+//! take as long again. `Database` is ours: the API logs it with
 //! its origin and shows the client an opaque internal error.
 
 use std::panic::Location;
@@ -27,6 +29,10 @@ pub enum StoreError {
     /// stayed taken past the busy timeout.
     #[error("the database is busy: {0}")]
     Busy(DbErr),
+    /// PostgreSQL stopped a statement that ran past the statement timeout; its transaction
+    /// was rolled back whole.
+    #[error("the database stopped a statement at the statement timeout: {0}")]
+    TimedOut(DbErr),
     #[error("the database is unavailable: {0}")]
     Unavailable(DbErr),
     #[error("database error at {location}: {source}")]
@@ -46,8 +52,10 @@ impl From<DbErr> for StoreError {
     /// Sorts a database error once, remembering where it surfaced.
     #[track_caller]
     fn from(source: DbErr) -> Self {
-        if is_contention(&source) {
-            return StoreError::Busy(source);
+        match refusal(&source) {
+            Some(Refusal::Contention) => return StoreError::Busy(source),
+            Some(Refusal::Cancelled) => return StoreError::TimedOut(source),
+            None => {}
         }
         match source.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(_)) => {
@@ -71,31 +79,44 @@ impl From<DbErr> for StoreError {
     }
 }
 
-/// Whether the database refused a statement because another transaction held what it
-/// needed. PostgreSQL: `40P01` (deadlock detected) and `40001` (serialization failure).
-/// SQLite: the primary result codes `SQLITE_BUSY` (5) and `SQLITE_LOCKED` (6), whatever the
-/// extended code. A failed `BEGIN` arrives as a connection error, so that is read too.
-fn is_contention(error: &DbErr) -> bool {
+/// Why the database refused a statement, when that is a passing condition rather than a
+/// fault of the request or of ours.
+enum Refusal {
+    /// Another transaction held what this one needed. PostgreSQL: `40P01` (deadlock
+    /// detected) and `40001` (serialization failure). SQLite: the primary result codes
+    /// `SQLITE_BUSY` (5) and `SQLITE_LOCKED` (6), whatever the extended code.
+    Contention,
+    /// PostgreSQL cancelled the statement (`57014`): it ran past the statement timeout.
+    Cancelled,
+}
+
+/// Reads the database's own code; a failed `BEGIN` arrives as a connection error, so that
+/// is read too.
+fn refusal(error: &DbErr) -> Option<Refusal> {
     let (DbErr::Exec(RuntimeErr::SqlxError(e))
     | DbErr::Query(RuntimeErr::SqlxError(e))
     | DbErr::Conn(RuntimeErr::SqlxError(e))) = error
     else {
-        return false;
+        return None;
     };
     let sea_orm::sqlx::Error::Database(e) = &**e else {
-        return false;
+        return None;
     };
-    let Some(code) = e.code() else {
-        return false;
-    };
+    let code = e.code()?;
     if e.try_downcast_ref::<sea_orm::sqlx::postgres::PgDatabaseError>()
         .is_some()
     {
-        return matches!(&*code, "40P01" | "40001");
+        return match &*code {
+            "40P01" | "40001" => Some(Refusal::Contention),
+            "57014" => Some(Refusal::Cancelled),
+            _ => None,
+        };
     }
-    e.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
-        .is_some()
-        && code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6))
+    let sqlite = e
+        .try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+        .is_some();
+    (sqlite && code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6)))
+        .then_some(Refusal::Contention)
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

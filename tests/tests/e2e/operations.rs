@@ -751,7 +751,13 @@ async fn the_statement_timeout_ends_a_stuck_query() {
     let took = started.elapsed();
     // Answered while the lock is still held: PostgreSQL cancelled the statement.
     assert_eq!(
-        answer["errors"][0]["extensions"]["code"], "INTERNAL",
+        answer["errors"][0]["extensions"]["code"], "TIMEOUT",
+        "{answer}"
+    );
+    assert!(
+        answer["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("statement timeout") && !m.contains("canceling")),
         "{answer}"
     );
     assert!(took < Duration::from_secs(8), "took {took:?}");
