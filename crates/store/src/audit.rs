@@ -317,6 +317,7 @@ impl Store {
                 .collect(),
         )
         .await?;
+        self.checkpoint_soon();
         Ok(())
     }
 }
@@ -339,6 +340,8 @@ impl Store {
             None::<&()>,
             None::<&()>,
         )
-        .await
+        .await?;
+        self.checkpoint_soon();
+        Ok(())
     }
 }

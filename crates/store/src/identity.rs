@@ -498,6 +498,7 @@ impl Store {
         })
         .exec(&self.db)
         .await?;
+        self.checkpoint_soon();
         Ok(())
     }
 
@@ -521,6 +522,7 @@ impl Store {
         if current.used_at.is_some() {
             revoke_family(&txn, &current.family, now).await?;
             txn.commit().await?;
+            self.checkpoint_soon();
             return Ok(Err(RefreshRefusal::Reused));
         }
         if current.revoked_at.is_some() || current.expires_at <= now {
@@ -543,6 +545,7 @@ impl Store {
         if marked.rows_affected != 1 {
             revoke_family(&txn, &current.family, now).await?;
             txn.commit().await?;
+            self.checkpoint_soon();
             return Ok(Err(RefreshRefusal::Reused));
         }
         refresh_token::Entity::insert(refresh_token::ActiveModel {
@@ -558,6 +561,7 @@ impl Store {
         .exec(&txn)
         .await?;
         txn.commit().await?;
+        self.checkpoint_soon();
         Ok(Ok(UserId(current.user_id)))
     }
 
@@ -687,6 +691,7 @@ impl Store {
                 .filter(api_key::Column::Id.eq(row.id))
                 .exec(&self.db)
                 .await?;
+            self.checkpoint_soon();
         }
         key_of(row).map(Some)
     }

@@ -194,6 +194,7 @@ impl Store {
         ])
         .exec(&self.db)
         .await?;
+        self.checkpoint_soon();
         Ok(())
     }
 }

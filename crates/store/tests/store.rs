@@ -400,6 +400,34 @@ async fn commits_are_checkpointed_in_the_background_on_sqlite() {
     }
     assert!(copied, "the write never reached the database file");
     assert_eq!(open_pairs(&store).await.len(), 1);
+
+    // A write outside a registry change (a sign-in recorded) is copied the same way.
+    let before = std::fs::read(&file).unwrap();
+    store
+        .record_event(&actor(), concord_store::AuditAction::Login, "user", None)
+        .await
+        .unwrap();
+    let mut copied = false;
+    for _ in 0..100 {
+        if std::fs::read(&file).unwrap() != before {
+            copied = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(copied, "the recorded event never reached the database file");
+
+    // SQLite copies the log itself, in a commit, only past the backstop.
+    let row = store
+        .connection()
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "PRAGMA wal_autocheckpoint",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 65_536);
 }
 
 /// A registration that PostgreSQL rolls back to break a deadlock is tried again, and lands
