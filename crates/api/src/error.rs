@@ -39,7 +39,7 @@ pub enum ApiError {
 
 /// Seconds a client is asked to wait before sending again a request that met a busy or
 /// unreachable database.
-const UNAVAILABLE_RETRY_AFTER: u64 = 1;
+pub(crate) const UNAVAILABLE_RETRY_AFTER: u64 = 1;
 
 impl ApiError {
     pub fn code(&self) -> &'static str {

@@ -709,18 +709,23 @@ impl Refusal {
         }
     }
 
-    /// Credentials that do not check out: 401 (500 when checking them failed on our side).
+    /// Credentials that do not check out: 401; 503 with `Retry-After` when they could not be
+    /// checked because the database was busy or out of reach; 500 when checking them failed
+    /// on our side.
     fn credentials(error: ApiError) -> Self {
-        let status = if matches!(error, ApiError::Unauthenticated) {
-            StatusCode::UNAUTHORIZED
-        } else {
-            StatusCode::INTERNAL_SERVER_ERROR
+        let (status, retry_after) = match error {
+            ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, None),
+            ApiError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(crate::error::UNAVAILABLE_RETRY_AFTER),
+            ),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, None),
         };
         Refusal {
             status,
             error: async_graphql::ErrorExtensions::extend(&error)
                 .into_server_error(async_graphql::Pos::default()),
-            retry_after: None,
+            retry_after,
             allow: None,
         }
     }
@@ -974,6 +979,27 @@ mod tests {
     use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
 
     use super::*;
+
+    #[tokio::test]
+    async fn credentials_that_could_not_be_checked_answer_503_with_retry_after() {
+        let response =
+            Refusal::credentials(ApiError::Unavailable("pool timed out".into())).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "UNAVAILABLE");
+        assert_eq!(body["errors"][0]["extensions"]["retryAfter"], 1);
+        assert!(!body.to_string().contains("pool timed out"), "{body}");
+
+        let refused = Refusal::credentials(ApiError::Unauthenticated).into_response();
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        assert!(refused.headers().get(header::RETRY_AFTER).is_none());
+        let ours = Refusal::credentials(ApiError::Internal("bug".into())).into_response();
+        assert_eq!(ours.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
 
     struct Toy;
 

@@ -343,13 +343,32 @@ async fn readyz_follows_the_database_without_a_restart() {
         }
         Err(reason) => panic!("CI must run this test: {reason}"),
     };
-    let mut server = Server::spawn(&cluster.url(), &[]).await;
+    // A short wait for a connection, so a question asked while the database is down is
+    // answered soon.
+    let mut server = Server::spawn(
+        &cluster.url(),
+        &[("CONCORD_DATABASE_ACQUIRE_TIMEOUT", "2s")],
+    )
+    .await;
     let body = server.wait_ready_status(200, Duration::from_secs(10)).await;
     assert_eq!(body["ready"], true);
 
     cluster.stop().await.expect("stop the cluster");
     let body = server.wait_ready_status(503, Duration::from_secs(20)).await;
     assert_eq!(body["ready"], false);
+    // A question meanwhile is told to come back, not that the server failed.
+    let answer = count_organisations(server.client.clone(), server.address.clone())
+        .await
+        .expect("a GraphQL answer");
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"], "UNAVAILABLE",
+        "{answer}"
+    );
+    assert_eq!(
+        answer["errors"][0]["extensions"]["retryAfter"], 1,
+        "{answer}"
+    );
+    assert!(answer["data"].is_null(), "{answer}");
     // The process is alive; only readiness follows the database.
     let healthz = server
         .client
