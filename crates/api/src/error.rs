@@ -28,7 +28,10 @@ pub enum ApiError {
     RateLimited,
     NotFound,
     Conflict(String),
-    /// The database was busy or out of reach; nothing was written. Details for the log only.
+    /// Another transaction held what this request needed, and its transaction was rolled
+    /// back whole (tried again where the write can be). Details for the log only.
+    Busy(String),
+    /// The database was out of reach; nothing was written. Details for the log only.
     Unavailable(String),
     /// The database stopped a statement at the statement timeout; nothing was written.
     /// Details for the log only.
@@ -50,7 +53,7 @@ impl ApiError {
             ApiError::RateLimited => "RATE_LIMITED",
             ApiError::NotFound => "NOT_FOUND",
             ApiError::Conflict(_) => "CONFLICT",
-            ApiError::Unavailable(_) => "UNAVAILABLE",
+            ApiError::Busy(_) | ApiError::Unavailable(_) => "UNAVAILABLE",
             ApiError::TimedOut(_) => crate::limits::TIMEOUT,
             ApiError::Internal(_) => "INTERNAL",
         }
@@ -64,7 +67,7 @@ impl ApiError {
             ApiError::RateLimited => "too many attempts; try again later".to_owned(),
             ApiError::NotFound => "not found".to_owned(),
             ApiError::Conflict(message) => message.clone(),
-            ApiError::Unavailable(_) => {
+            ApiError::Busy(_) | ApiError::Unavailable(_) => {
                 "the database is busy or unavailable; nothing was written, try again".to_owned()
             }
             ApiError::TimedOut(_) => {
@@ -93,9 +96,8 @@ impl From<StoreError> for ApiError {
             StoreError::Forbidden => ApiError::Forbidden,
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::Invalid(v) => ApiError::Validation(v),
-            e @ (StoreError::Busy(_) | StoreError::Unavailable(_)) => {
-                ApiError::Unavailable(e.to_string())
-            }
+            e @ StoreError::Busy(_) => ApiError::Busy(e.to_string()),
+            e @ StoreError::Unavailable(_) => ApiError::Unavailable(e.to_string()),
             e @ StoreError::TimedOut(_) => ApiError::TimedOut(e.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
@@ -109,12 +111,18 @@ impl From<std::sync::Arc<StoreError>> for ApiError {
             StoreError::Forbidden => ApiError::Forbidden,
             StoreError::Conflict(m) => ApiError::Conflict(m.clone()),
             StoreError::Invalid(v) => ApiError::Validation(v.clone()),
-            e @ (StoreError::Busy(_) | StoreError::Unavailable(_)) => {
-                ApiError::Unavailable(e.to_string())
-            }
+            e @ StoreError::Busy(_) => ApiError::Busy(e.to_string()),
+            e @ StoreError::Unavailable(_) => ApiError::Unavailable(e.to_string()),
             e @ StoreError::TimedOut(_) => ApiError::TimedOut(e.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
+    }
+}
+
+/// A file import is driven from here, so it is retried from here.
+impl concord_store::RolledBack for ApiError {
+    fn by_contention(&self) -> bool {
+        matches!(self, ApiError::Busy(_))
     }
 }
 
@@ -126,7 +134,7 @@ impl ErrorExtensions for ApiError {
                 tracing::error!(correlation_id = %id, error = %detail, "internal error");
                 (format!("internal error (correlation id {id})"), Some(id))
             }
-            ApiError::Unavailable(detail) => {
+            ApiError::Busy(detail) | ApiError::Unavailable(detail) => {
                 tracing::warn!(error = %detail, "database busy or unavailable");
                 (self.message(), None)
             }
@@ -141,7 +149,7 @@ impl ErrorExtensions for ApiError {
             if let Some(id) = &correlation {
                 ext.set("correlationId", id.as_str());
             }
-            if let ApiError::Unavailable(_) = self {
+            if let ApiError::Busy(_) | ApiError::Unavailable(_) = self {
                 ext.set("retryAfter", UNAVAILABLE_RETRY_AFTER);
             }
             if let ApiError::Validation(errors) = self {

@@ -715,7 +715,7 @@ impl Refusal {
     fn credentials(error: ApiError) -> Self {
         let (status, retry_after) = match error {
             ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, None),
-            ApiError::Unavailable(_) => (
+            ApiError::Busy(_) | ApiError::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Some(crate::error::UNAVAILABLE_RETRY_AFTER),
             ),

@@ -119,4 +119,16 @@ fn refusal(error: &DbErr) -> Option<Refusal> {
         .then_some(Refusal::Contention)
 }
 
+/// An error that may be a whole transaction rolled back because another transaction held
+/// what it needed (`StoreError::Busy`): the same write may then simply be run again.
+pub trait RolledBack: std::fmt::Debug {
+    fn by_contention(&self) -> bool;
+}
+
+impl RolledBack for StoreError {
+    fn by_contention(&self) -> bool {
+        matches!(self, StoreError::Busy(_))
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -30,7 +30,7 @@ use sea_orm::{
 pub use areas::{AreaFilter, AreaImport};
 pub use audit::{Actor, AuditAction, AuditEvent, AuditFilter};
 pub use changes::{ChangeListener, PendingChanges, REGISTRY_CHANNEL, RegistryChange};
-pub use error::{StoreError, StoreResult};
+pub use error::{RolledBack, StoreError, StoreResult};
 pub use identity::{
     ApiKey, Credentials, NewApiKey, NewUser, RefreshRefusal, User, normalise_email,
 };
@@ -164,17 +164,20 @@ impl Store {
     /// gets through, and nothing of the failed one was written or announced. `write` must
     /// be one transaction from its beginning, with everything it needs in hand (not a
     /// stream already read). SQLite's busy error is not retried: it comes after the busy
-    /// timeout has been waited out, and the caller is better told at once.
-    pub(crate) async fn retrying<T, F, Fut>(&self, mut write: F) -> StoreResult<T>
+    /// timeout has been waited out, and the caller is better told at once. Public for
+    /// writes driven from above the store (a file import), whose errors say whether they
+    /// were rolled back this way (`RolledBack`).
+    pub async fn retrying<T, E, F, Fut>(&self, mut write: F) -> Result<T, E>
     where
+        E: RolledBack,
         F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = StoreResult<T>>,
+        Fut: std::future::Future<Output = Result<T, E>>,
     {
         let mut attempt = 1;
         loop {
             match write().await {
-                Err(StoreError::Busy(e)) if self.is_postgres() && attempt < WRITE_ATTEMPTS => {
-                    tracing::warn!(error = %e, attempt, "the database rolled a write back; trying it again");
+                Err(e) if e.by_contention() && self.is_postgres() && attempt < WRITE_ATTEMPTS => {
+                    tracing::warn!(error = ?e, attempt, "the database rolled a write back; trying it again");
                     // Spread out, so two writers that met once do not meet again at once.
                     let jitter = u64::from(
                         std::time::SystemTime::now()

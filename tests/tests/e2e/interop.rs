@@ -613,3 +613,89 @@ crate::on_both_backends!(
     bulk_upserts_are_per_item_and_idempotent,
     bulk_writes_find_overlaps_with_stored_records
 );
+
+/// An uploaded file whose import PostgreSQL rolls back to break a deadlock is imported
+/// again from the upload, and lands once. The deadlock is made on purpose, as in the
+/// store's test: another session holds the audit table, the import inserts its
+/// intervention and waits for that table, then the other session asks for the
+/// intervention table; the other session waits 60 s before looking for deadlocks, the
+/// import 1 s, so it is always the import that is rolled back.
+#[tokio::test]
+async fn an_upload_rolled_back_by_a_deadlock_is_imported_again_on_postgres() {
+    use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, TransactionTrait};
+
+    let Some(app) = TestApp::spawn(concord_e2e::Backend::Postgres).await else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the PostgreSQL tests: set CONCORD_TEST_POSTGRES_URL"
+        );
+        eprintln!("skipped: CONCORD_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    seed_areas(&app).await;
+    // Known beforehand, so the import's first write is its intervention, not an
+    // organisation and its audit event.
+    create_organisation(&app, "Deadlock Relief", None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("3w.csv");
+    std::fs::write(
+        &file,
+        "Organisation,Sector,Admin 2,Activity,Start,End,ID\n\
+         #org+impl,#sector+cluster,#adm2+code,#activity,#date+start,#date+end,#activity+id\n\
+         Deadlock Relief,WASH,ET0201,Water trucking,01/01/2025,31/12/2025,deadlock-1\n",
+    )
+    .unwrap();
+
+    let other = Database::connect(&app.database.url).await.unwrap();
+    let holder = other.begin().await.unwrap();
+    holder
+        .execute_unprepared(
+            "SET LOCAL deadlock_timeout = '60s'; LOCK TABLE audit_event IN ACCESS EXCLUSIVE MODE",
+        )
+        .await
+        .unwrap();
+    let waiting = Statement::from_string(
+        DbBackend::Postgres,
+        "SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+         WHERE NOT l.granted AND c.relname = 'audit_event'",
+    );
+    let deadlock = async {
+        let mut blocked = false;
+        for _ in 0..400 {
+            let row = other.query_one_raw(waiting.clone()).await.unwrap().unwrap();
+            if row.try_get::<i64>("", "n").unwrap() > 0 {
+                blocked = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        assert!(blocked, "the import never waited for the audit table");
+        // Granted only once the import's first attempt is rolled back.
+        holder
+            .execute_unprepared("LOCK TABLE intervention IN SHARE MODE")
+            .await
+            .unwrap();
+        holder.commit().await.unwrap();
+    };
+    let (answer, ()) = tokio::join!(
+        upload(
+            &app,
+            &app.admin,
+            "mutation($file: Upload!) { importHxl(file: $file, country: \"ET\") { created rejected { reason } } }",
+            &file,
+        ),
+        deadlock
+    );
+    assert!(answer.get("errors").is_none(), "{answer:#}");
+    assert_eq!(answer["data"]["importHxl"]["created"], 1, "{answer:#}");
+    let stored = other
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT id FROM intervention WHERE external_id = 'deadlock-1'",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1, "the import landed exactly once");
+    other.close().await.unwrap();
+    app.stop().await;
+}

@@ -302,18 +302,23 @@ impl ImportMutation {
         let upload = file
             .value(ctx)
             .map_err(|e| ApiError::invalid("file", &e.to_string()))?;
-        imports::import_iati(
-            store(ctx),
-            principal,
-            access::actor(ctx),
-            Cursor::new(upload.content),
-            &ImportOptions {
-                partial,
-                country: None,
-            },
-            &|_| {},
-        )
-        .await
+        let options = ImportOptions {
+            partial,
+            country: None,
+        };
+        // The upload is in memory, so a file rolled back by a deadlock is read again.
+        store(ctx)
+            .retrying(|| {
+                imports::import_iati(
+                    store(ctx),
+                    principal,
+                    access::actor(ctx),
+                    Cursor::new(upload.content.clone()),
+                    &options,
+                    &|_| {},
+                )
+            })
+            .await
     }
 
     /// Imports an HXL-tagged 3W/4W/5W CSV table (multipart upload); `country` (ISO
@@ -329,14 +334,18 @@ impl ImportMutation {
         let upload = file
             .value(ctx)
             .map_err(|e| ApiError::invalid("file", &e.to_string()))?;
-        imports::import_who_what_where(
-            store(ctx),
-            principal,
-            access::actor(ctx),
-            Cursor::new(upload.content),
-            &ImportOptions { partial, country },
-            &|_| {},
-        )
-        .await
+        let options = ImportOptions { partial, country };
+        store(ctx)
+            .retrying(|| {
+                imports::import_who_what_where(
+                    store(ctx),
+                    principal,
+                    access::actor(ctx),
+                    Cursor::new(upload.content.clone()),
+                    &options,
+                    &|_| {},
+                )
+            })
+            .await
     }
 }
