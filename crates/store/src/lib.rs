@@ -90,8 +90,16 @@ pub struct Store {
     overlap_min_score: f64,
     /// Shared by clones: what committed writes changed, for in-memory consumers.
     changes: changes::SharedChangeLog,
-    /// Shared by clones: whether a background checkpoint is running (SQLite).
-    checkpointing: Arc<AtomicBool>,
+    /// Shared by clones: the background checkpoints (SQLite).
+    checkpoints: Arc<Checkpoints>,
+}
+
+/// Whether a background checkpoint is running, and whether a commit came after the
+/// running one began.
+#[derive(Debug, Default)]
+struct Checkpoints {
+    running: AtomicBool,
+    wanted: AtomicBool,
 }
 
 /// Pages of write-ahead log (4 KiB each) past which SQLite copies the log into the database
@@ -198,25 +206,38 @@ impl Store {
     /// a commit. Left to SQLite, the commit that takes the log past its threshold copies it
     /// itself, with an fsync, before it returns: at 100,000 interventions a registrant's
     /// commit took 2.7 ms on average that way, 1.3 ms this way. A passive checkpoint runs
-    /// beside readers and writers; one runs at a time, and a commit made meanwhile is
-    /// copied by the next one. SQLite's own checkpoint stays as the backstop, past
-    /// `WAL_BACKSTOP_PAGES`. Every write calls this after its commit.
+    /// beside readers and writers; one runs at a time, and when commits came while it ran,
+    /// one more runs after it, so every commit is copied soon. SQLite's own checkpoint stays
+    /// as the backstop, past `WAL_BACKSTOP_PAGES`. Every write calls this after its commit.
     pub(crate) fn checkpoint_soon(&self) {
-        if self.db.get_database_backend() != DatabaseBackend::Sqlite
-            || self.checkpointing.swap(true, Ordering::AcqRel)
-        {
+        if self.db.get_database_backend() != DatabaseBackend::Sqlite {
+            return;
+        }
+        let checkpoints = Arc::clone(&self.checkpoints);
+        checkpoints.wanted.store(true, Ordering::Release);
+        if checkpoints.running.swap(true, Ordering::AcqRel) {
             return;
         }
         let db = self.db.clone();
-        let checkpointing = Arc::clone(&self.checkpointing);
         tokio::spawn(async move {
-            if let Err(e) = db
-                .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
-                .await
-            {
-                tracing::warn!(error = %e, "background checkpoint failed");
+            loop {
+                while checkpoints.wanted.swap(false, Ordering::AcqRel) {
+                    if let Err(e) = db
+                        .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
+                        .await
+                    {
+                        tracing::warn!(error = %e, "background checkpoint failed");
+                    }
+                }
+                checkpoints.running.store(false, Ordering::Release);
+                // A commit that found this one still running after the last look left its
+                // request here: take it up, unless another task already did.
+                if !checkpoints.wanted.load(Ordering::Acquire)
+                    || checkpoints.running.swap(true, Ordering::AcqRel)
+                {
+                    break;
+                }
             }
-            checkpointing.store(false, Ordering::Release);
         });
     }
 
@@ -258,7 +279,7 @@ impl Store {
             db,
             overlap_min_score: DEFAULT_OVERLAP_MIN_SCORE,
             changes: Default::default(),
-            checkpointing: Default::default(),
+            checkpoints: Default::default(),
         })
     }
 
@@ -268,7 +289,7 @@ impl Store {
             db,
             overlap_min_score: DEFAULT_OVERLAP_MIN_SCORE,
             changes: Default::default(),
-            checkpointing: Default::default(),
+            checkpoints: Default::default(),
         }
     }
 
