@@ -6,6 +6,7 @@ use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use concord_api::error::ApiError;
 use concord_api::imports::{self, ImportOptions, ImportReport};
 use concord_domain::access::Principal;
 use concord_domain::organisation::OrganisationId;
@@ -66,20 +67,31 @@ pub async fn import_iati(store: &Store, files: &[PathBuf], partial: bool) -> any
     let mut refused = false;
     for file in files {
         let bar = progress_bar("IATI activities")?;
-        let reader = File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-        let report = imports::import_iati(
-            store,
-            &Principal::operator(),
-            &Actor::command("import iati"),
-            BufReader::new(reader),
-            &ImportOptions {
-                partial,
-                country: None,
-            },
-            &|n| bar.set_position(n),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{}: {e:?}", file.display()))?;
+        let (principal, actor) = (Principal::operator(), Actor::command("import iati"));
+        let options = ImportOptions {
+            partial,
+            country: None,
+        };
+        let (principal, actor, options, bar) = (&principal, &actor, &options, &bar);
+        let mut first =
+            Some(File::open(file).with_context(|| format!("cannot open {}", file.display()))?);
+        let report = store
+            .retrying(|| {
+                let reader = first.take().map_or_else(|| open(file), Ok);
+                async move {
+                    imports::import_iati(
+                        store,
+                        principal,
+                        actor,
+                        BufReader::new(reader?),
+                        options,
+                        &|n| bar.set_position(n),
+                    )
+                    .await
+                }
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {e:?}", file.display()))?;
         bar.finish_and_clear();
         print_report(file, &report);
         refused |= !report.applied;
@@ -97,23 +109,41 @@ pub async fn import_hxl(
     country: Option<String>,
 ) -> anyhow::Result<()> {
     let bar = progress_bar("3W rows")?;
-    let reader = File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-    let report = imports::import_who_what_where(
-        store,
-        &Principal::operator(),
-        &Actor::command("import hxl"),
-        BufReader::new(reader),
-        &ImportOptions { partial, country },
-        &|n| bar.set_position(n),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{}: {e:?}", file.display()))?;
+    let (principal, actor) = (Principal::operator(), Actor::command("import hxl"));
+    let options = ImportOptions { partial, country };
+    let (principal, actor, options, bar_ref) = (&principal, &actor, &options, &bar);
+    let mut first =
+        Some(File::open(file).with_context(|| format!("cannot open {}", file.display()))?);
+    let report = store
+        .retrying(|| {
+            let reader = first.take().map_or_else(|| open(file), Ok);
+            async move {
+                imports::import_who_what_where(
+                    store,
+                    principal,
+                    actor,
+                    BufReader::new(reader?),
+                    options,
+                    &|n| bar_ref.set_position(n),
+                )
+                .await
+            }
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {e:?}", file.display()))?;
     bar.finish_and_clear();
     print_report(file, &report);
     if !report.applied {
         bail!("{} was not imported", file.display());
     }
     Ok(())
+}
+
+/// A file to import, opened again for an attempt after the first: an import PostgreSQL
+/// rolled back to break a deadlock is read again from the start.
+fn open(file: &Path) -> Result<File, ApiError> {
+    File::open(file)
+        .map_err(|e| ApiError::invalid("file", &format!("cannot open {}: {e}", file.display())))
 }
 
 /// Where an export goes: a file, or standard output.

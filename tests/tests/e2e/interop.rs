@@ -614,37 +614,13 @@ crate::on_both_backends!(
     bulk_writes_find_overlaps_with_stored_records
 );
 
-/// An uploaded file whose import PostgreSQL rolls back to break a deadlock is imported
-/// again from the upload, and lands once. The deadlock is made on purpose, as in the
-/// store's test: another session holds the audit table, the import inserts its
-/// intervention and waits for that table, then the other session asks for the
-/// intervention table; the other session waits 60 s before looking for deadlocks, the
-/// import 1 s, so it is always the import that is rolled back.
-#[tokio::test]
-async fn an_upload_rolled_back_by_a_deadlock_is_imported_again_on_postgres() {
+/// Runs `import` while making PostgreSQL roll its first attempt back to break a deadlock,
+/// on purpose, as the store's test does: another session holds the audit table, the
+/// import inserts its intervention and waits for that table, then the other session asks
+/// for the intervention table. The other session waits 60 s before looking for deadlocks,
+/// the import 1 s, so it is always the import that is rolled back.
+async fn through_a_deadlock<T>(app: &TestApp, import: impl std::future::Future<Output = T>) -> T {
     use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, TransactionTrait};
-
-    let Some(app) = TestApp::spawn(concord_e2e::Backend::Postgres).await else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the PostgreSQL tests: set CONCORD_TEST_POSTGRES_URL"
-        );
-        eprintln!("skipped: CONCORD_TEST_POSTGRES_URL is not set");
-        return;
-    };
-    seed_areas(&app).await;
-    // Known beforehand, so the import's first write is its intervention, not an
-    // organisation and its audit event.
-    create_organisation(&app, "Deadlock Relief", None).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("3w.csv");
-    std::fs::write(
-        &file,
-        "Organisation,Sector,Admin 2,Activity,Start,End,ID\n\
-         #org+impl,#sector+cluster,#adm2+code,#activity,#date+start,#date+end,#activity+id\n\
-         Deadlock Relief,WASH,ET0201,Water trucking,01/01/2025,31/12/2025,deadlock-1\n",
-    )
-    .unwrap();
 
     let other = Database::connect(&app.database.url).await.unwrap();
     let holder = other.begin().await.unwrap();
@@ -677,25 +653,78 @@ async fn an_upload_rolled_back_by_a_deadlock_is_imported_again_on_postgres() {
             .unwrap();
         holder.commit().await.unwrap();
     };
-    let (answer, ()) = tokio::join!(
+    let (outcome, ()) = tokio::join!(import, deadlock);
+    other.close().await.unwrap();
+    outcome
+}
+
+/// A file whose import PostgreSQL rolls back to break a deadlock is imported again from the
+/// start, uploaded or named on the command line, and lands once.
+#[tokio::test]
+async fn an_import_rolled_back_by_a_deadlock_is_run_again_on_postgres() {
+    let Some(app) = TestApp::spawn(concord_e2e::Backend::Postgres).await else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the PostgreSQL tests: set CONCORD_TEST_POSTGRES_URL"
+        );
+        eprintln!("skipped: CONCORD_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    seed_areas(&app).await;
+    // Known beforehand, so the import's first write is its intervention, not an
+    // organisation and its audit event.
+    create_organisation(&app, "Deadlock Relief", None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let table = |id: &str| {
+        let file = dir.path().join(format!("{id}.csv"));
+        std::fs::write(
+            &file,
+            format!(
+                "Organisation,Sector,Admin 2,Activity,Start,End,ID\n\
+                 #org+impl,#sector+cluster,#adm2+code,#activity,#date+start,#date+end,#activity+id\n\
+                 Deadlock Relief,WASH,ET0201,Water trucking,01/01/2025,31/12/2025,{id}\n"
+            ),
+        )
+        .unwrap();
+        file
+    };
+
+    let uploaded = table("deadlock-upload");
+    let answer = through_a_deadlock(
+        &app,
         upload(
             &app,
             &app.admin,
             "mutation($file: Upload!) { importHxl(file: $file, country: \"ET\") { created rejected { reason } } }",
-            &file,
+            &uploaded,
         ),
-        deadlock
-    );
+    )
+    .await;
     assert!(answer.get("errors").is_none(), "{answer:#}");
     assert_eq!(answer["data"]["importHxl"]["created"], 1, "{answer:#}");
-    let stored = other
-        .query_all_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT id FROM intervention WHERE external_id = 'deadlock-1'",
-        ))
-        .await
-        .unwrap();
-    assert_eq!(stored.len(), 1, "the import landed exactly once");
-    other.close().await.unwrap();
+
+    let named = table("deadlock-cli");
+    let (ok, stdout, stderr) = through_a_deadlock(
+        &app,
+        app.cli(&["import", "hxl", named.to_str().unwrap(), "--country", "ET"]),
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("1 created"), "{stdout}");
+
+    let ids = app
+        .data(
+            "{ interventions(first: 50) { nodes { externalId } } }",
+            json!({}),
+        )
+        .await;
+    let mut ids: Vec<&str> = ids["interventions"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["externalId"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["deadlock-cli", "deadlock-upload"], "each landed once");
     app.stop().await;
 }
