@@ -107,6 +107,54 @@ impl TestDatabase {
     }
 }
 
+/// Runs `write` while making PostgreSQL roll its first attempt back to break a deadlock,
+/// on purpose: another session holds the audit table, the write inserts its intervention
+/// and waits for that table, then the other session asks for the intervention table. The
+/// other session waits 60 s before looking for deadlocks, the write 1 s, so it is always
+/// the write that is rolled back. `write` must not write an audit event before its first
+/// intervention.
+pub async fn through_a_deadlock<T>(
+    database_url: &str,
+    write: impl std::future::Future<Output = T>,
+) -> T {
+    use sea_orm::{DbBackend, Statement, TransactionTrait};
+
+    let other = Database::connect(database_url).await.unwrap();
+    let holder = other.begin().await.unwrap();
+    holder
+        .execute_unprepared(
+            "SET LOCAL deadlock_timeout = '60s'; LOCK TABLE audit_event IN ACCESS EXCLUSIVE MODE",
+        )
+        .await
+        .unwrap();
+    let waiting = Statement::from_string(
+        DbBackend::Postgres,
+        "SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+         WHERE NOT l.granted AND c.relname = 'audit_event'",
+    );
+    let deadlock = async {
+        let mut blocked = false;
+        for _ in 0..400 {
+            let row = other.query_one_raw(waiting.clone()).await.unwrap().unwrap();
+            if row.try_get::<i64>("", "n").unwrap() > 0 {
+                blocked = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert!(blocked, "the write never waited for the audit table");
+        // Granted only once the write's first attempt is rolled back.
+        holder
+            .execute_unprepared("LOCK TABLE intervention IN SHARE MODE")
+            .await
+            .unwrap();
+        holder.commit().await.unwrap();
+    };
+    let (outcome, ()) = tokio::join!(write, deadlock);
+    other.close().await.unwrap();
+    outcome
+}
+
 /// Runs `concord` with arguments against a database and returns (success, stdout, stderr).
 pub async fn run_cli(database_url: &str, args: &[&str]) -> (bool, String, String) {
     let output = Command::new(binary())

@@ -72,26 +72,11 @@ pub async fn import_iati(store: &Store, files: &[PathBuf], partial: bool) -> any
             partial,
             country: None,
         };
-        let (principal, actor, options, bar) = (&principal, &actor, &options, &bar);
-        let mut first =
-            Some(File::open(file).with_context(|| format!("cannot open {}", file.display()))?);
-        let report = store
-            .retrying(|| {
-                let reader = first.take().map_or_else(|| open(file), Ok);
-                async move {
-                    imports::import_iati(
-                        store,
-                        principal,
-                        actor,
-                        BufReader::new(reader?),
-                        options,
-                        &|n| bar.set_position(n),
-                    )
-                    .await
-                }
-            })
-            .await
-            .map_err(|e| anyhow::anyhow!("{}: {e:?}", file.display()))?;
+        let progress = |n| bar.set_position(n);
+        let report = import_file(store, file, |reader| {
+            imports::import_iati(store, &principal, &actor, reader, &options, &progress)
+        })
+        .await?;
         bar.finish_and_clear();
         print_report(file, &report);
         refused |= !report.applied;
@@ -111,26 +96,11 @@ pub async fn import_hxl(
     let bar = progress_bar("3W rows")?;
     let (principal, actor) = (Principal::operator(), Actor::command("import hxl"));
     let options = ImportOptions { partial, country };
-    let (principal, actor, options, bar_ref) = (&principal, &actor, &options, &bar);
-    let mut first =
-        Some(File::open(file).with_context(|| format!("cannot open {}", file.display()))?);
-    let report = store
-        .retrying(|| {
-            let reader = first.take().map_or_else(|| open(file), Ok);
-            async move {
-                imports::import_who_what_where(
-                    store,
-                    principal,
-                    actor,
-                    BufReader::new(reader?),
-                    options,
-                    &|n| bar_ref.set_position(n),
-                )
-                .await
-            }
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("{}: {e:?}", file.display()))?;
+    let progress = |n| bar.set_position(n);
+    let report = import_file(store, file, |reader| {
+        imports::import_who_what_where(store, &principal, &actor, reader, &options, &progress)
+    })
+    .await?;
     bar.finish_and_clear();
     print_report(file, &report);
     if !report.applied {
@@ -139,11 +109,28 @@ pub async fn import_hxl(
     Ok(())
 }
 
-/// A file to import, opened again for an attempt after the first: an import PostgreSQL
-/// rolled back to break a deadlock is read again from the start.
-fn open(file: &Path) -> Result<File, ApiError> {
-    File::open(file)
-        .map_err(|e| ApiError::invalid("file", &format!("cannot open {}: {e}", file.display())))
+/// Runs an import of `file`. An import PostgreSQL rolls back to break a deadlock is run
+/// again, on the file read again from the start.
+async fn import_file<F, Fut>(store: &Store, file: &Path, import: F) -> anyhow::Result<ImportReport>
+where
+    F: Fn(BufReader<File>) -> Fut,
+    Fut: std::future::Future<Output = Result<ImportReport, ApiError>>,
+{
+    let mut first =
+        Some(File::open(file).with_context(|| format!("cannot open {}", file.display()))?);
+    store
+        .retrying(|| {
+            let attempt = first
+                .take()
+                .map_or_else(|| File::open(file), Ok)
+                .map(|reader| import(BufReader::new(reader)))
+                .map_err(|e| {
+                    ApiError::invalid("file", &format!("cannot open {}: {e}", file.display()))
+                });
+            async move { attempt?.await }
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {e:?}", file.display()))
 }
 
 /// Where an export goes: a file, or standard output.

@@ -365,6 +365,17 @@ async fn imports_on_postgres() {
     on(Backend::Postgres).await;
 }
 
+/// Whether the file's bytes differ from `before` within 5 seconds.
+async fn changes_within_5_s(file: &std::path::Path, before: &[u8]) -> bool {
+    for _ in 0..100 {
+        if std::fs::read(file).unwrap() != before {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
+
 /// On SQLite a committed write reaches the database file soon after its commit, copied
 /// from the write-ahead log in the background. Left to SQLite, a few small writes would
 /// stay in the log until it passes 1,000 pages, and that commit would copy it all before
@@ -390,15 +401,10 @@ async fn commits_are_checkpointed_in_the_background_on_sqlite() {
         )
         .await
         .unwrap();
-    let mut copied = false;
-    for _ in 0..100 {
-        if std::fs::read(&file).unwrap() != before {
-            copied = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(copied, "the write never reached the database file");
+    assert!(
+        changes_within_5_s(&file, &before).await,
+        "the write never reached the database file"
+    );
     assert_eq!(open_pairs(&store).await.len(), 1);
 
     // A write outside a registry change (a sign-in recorded) is copied the same way.
@@ -407,15 +413,10 @@ async fn commits_are_checkpointed_in_the_background_on_sqlite() {
         .record_event(&actor(), concord_store::AuditAction::Login, "user", None)
         .await
         .unwrap();
-    let mut copied = false;
-    for _ in 0..100 {
-        if std::fs::read(&file).unwrap() != before {
-            copied = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(copied, "the recorded event never reached the database file");
+    assert!(
+        changes_within_5_s(&file, &before).await,
+        "the recorded event never reached the database file"
+    );
 
     // SQLite copies the log itself, in a commit, only past the backstop.
     let row = store
@@ -431,58 +432,22 @@ async fn commits_are_checkpointed_in_the_background_on_sqlite() {
 }
 
 /// A registration that PostgreSQL rolls back to break a deadlock is tried again, and lands
-/// once. The deadlock is made on purpose: another session holds the audit table, the
-/// registration inserts its intervention and waits for that table, then the other session
-/// asks for the intervention table. The other session waits 60 s before looking for
-/// deadlocks, the registration 1 s, so it is always the registration that is rolled back.
+/// once.
 #[tokio::test]
 async fn a_write_rolled_back_by_a_deadlock_is_tried_again_on_postgres() {
-    use sea_orm::{Database, DbBackend, Statement, TransactionTrait};
+    use sea_orm::{DbBackend, Statement};
 
     let Some(mut database) = self::database(Backend::Postgres).await else {
         return;
     };
     let (store, [alpha, _, _]) = seeded(&database.url).await;
-    let other = Database::connect(&database.url).await.unwrap();
-    let holder = other.begin().await.unwrap();
-    holder
-        .execute_unprepared(
-            "SET LOCAL deadlock_timeout = '60s'; LOCK TABLE audit_event IN ACCESS EXCLUSIVE MODE",
-        )
-        .await
-        .unwrap();
-
-    let registration = tokio::spawn({
-        let store = store.clone();
-        let record = record("DEADLOCK", alpha, "14030").record;
-        async move { store.create_intervention(&record, &actor()).await }
-    });
-    let waiting = Statement::from_string(
-        DbBackend::Postgres,
-        "SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
-         WHERE NOT l.granted AND c.relname = 'audit_event'",
-    );
-    let mut blocked = false;
-    for _ in 0..200 {
-        let row = other.query_one_raw(waiting.clone()).await.unwrap().unwrap();
-        if row.try_get::<i64>("", "n").unwrap() > 0 {
-            blocked = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    assert!(blocked, "the registration never waited for the audit table");
-    // Granted only once the registration's first attempt is rolled back.
-    holder
-        .execute_unprepared("LOCK TABLE intervention IN SHARE MODE")
-        .await
-        .unwrap();
-    holder.commit().await.unwrap();
-
-    let written = registration
-        .await
-        .unwrap()
-        .expect("the registration is tried again after the deadlock");
+    let record = record("DEADLOCK", alpha, "14030").record;
+    let written = concord_e2e::through_a_deadlock(
+        &database.url,
+        store.create_intervention(&record, &actor()),
+    )
+    .await
+    .expect("the registration is tried again after the deadlock");
     let stored: Vec<_> = store
         .connection()
         .query_all_raw(Statement::from_string(
@@ -496,6 +461,5 @@ async fn a_write_rolled_back_by_a_deadlock_is_tried_again_on_postgres() {
         stored[0].try_get::<i64>("", "id").unwrap(),
         written.intervention.id.0
     );
-    other.close().await.unwrap();
     database.drop_database().await;
 }

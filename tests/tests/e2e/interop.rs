@@ -614,50 +614,6 @@ crate::on_both_backends!(
     bulk_writes_find_overlaps_with_stored_records
 );
 
-/// Runs `import` while making PostgreSQL roll its first attempt back to break a deadlock,
-/// on purpose, as the store's test does: another session holds the audit table, the
-/// import inserts its intervention and waits for that table, then the other session asks
-/// for the intervention table. The other session waits 60 s before looking for deadlocks,
-/// the import 1 s, so it is always the import that is rolled back.
-async fn through_a_deadlock<T>(app: &TestApp, import: impl std::future::Future<Output = T>) -> T {
-    use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, TransactionTrait};
-
-    let other = Database::connect(&app.database.url).await.unwrap();
-    let holder = other.begin().await.unwrap();
-    holder
-        .execute_unprepared(
-            "SET LOCAL deadlock_timeout = '60s'; LOCK TABLE audit_event IN ACCESS EXCLUSIVE MODE",
-        )
-        .await
-        .unwrap();
-    let waiting = Statement::from_string(
-        DbBackend::Postgres,
-        "SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
-         WHERE NOT l.granted AND c.relname = 'audit_event'",
-    );
-    let deadlock = async {
-        let mut blocked = false;
-        for _ in 0..400 {
-            let row = other.query_one_raw(waiting.clone()).await.unwrap().unwrap();
-            if row.try_get::<i64>("", "n").unwrap() > 0 {
-                blocked = true;
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-        }
-        assert!(blocked, "the import never waited for the audit table");
-        // Granted only once the import's first attempt is rolled back.
-        holder
-            .execute_unprepared("LOCK TABLE intervention IN SHARE MODE")
-            .await
-            .unwrap();
-        holder.commit().await.unwrap();
-    };
-    let (outcome, ()) = tokio::join!(import, deadlock);
-    other.close().await.unwrap();
-    outcome
-}
-
 /// A file whose import PostgreSQL rolls back to break a deadlock is imported again from the
 /// start, uploaded or named on the command line, and lands once.
 #[tokio::test]
@@ -690,8 +646,8 @@ async fn an_import_rolled_back_by_a_deadlock_is_run_again_on_postgres() {
     };
 
     let uploaded = table("deadlock-upload");
-    let answer = through_a_deadlock(
-        &app,
+    let answer = concord_e2e::through_a_deadlock(
+        &app.database.url,
         upload(
             &app,
             &app.admin,
@@ -704,8 +660,8 @@ async fn an_import_rolled_back_by_a_deadlock_is_run_again_on_postgres() {
     assert_eq!(answer["data"]["importHxl"]["created"], 1, "{answer:#}");
 
     let named = table("deadlock-cli");
-    let (ok, stdout, stderr) = through_a_deadlock(
-        &app,
+    let (ok, stdout, stderr) = concord_e2e::through_a_deadlock(
+        &app.database.url,
         app.cli(&["import", "hxl", named.to_str().unwrap(), "--country", "ET"]),
     )
     .await;

@@ -43,7 +43,15 @@ async fn eventually(app: &TestApp, token: &str, expected: &[&str]) {
     panic!("expected {expected:?}, still answered {seen:?}");
 }
 
-async fn kept_answers_follow_writes_and_callers(app: &TestApp) {
+/// Two organisations with a viewer each, and one RESTRICTED record of UNICEF's.
+struct Viewers {
+    unicef: String,
+    oxfam: String,
+    viewer_a: String,
+    viewer_b: String,
+}
+
+async fn viewers(app: &TestApp) -> Viewers {
     seed_areas(app).await;
     let unicef = create_organisation(app, "UNICEF", None).await;
     let oxfam = create_organisation(app, "Oxfam GB", None).await;
@@ -53,6 +61,21 @@ async fn kept_answers_follow_writes_and_callers(app: &TestApp) {
     restricted["title"] = json!("Restricted trucking");
     restricted["visibility"] = json!("RESTRICTED");
     create_intervention(app, restricted).await;
+    Viewers {
+        unicef,
+        oxfam,
+        viewer_a,
+        viewer_b,
+    }
+}
+
+async fn kept_answers_follow_writes_and_callers(app: &TestApp) {
+    let Viewers {
+        unicef,
+        oxfam,
+        viewer_a,
+        viewer_b,
+    } = viewers(app).await;
 
     // The same question twice: the second answer comes from memory, and is the same.
     let hits = cache_hits(app).await;
@@ -193,15 +216,12 @@ async fn persisted(app: &TestApp, token: &str, query: &str, register: bool) -> V
 /// Clients that send persisted queries by hash (Apollo's automatic persisted queries) get
 /// kept answers as clients that send the document do, under the same rules.
 async fn persisted_queries_asked_by_hash_are_kept(app: &TestApp) {
-    seed_areas(app).await;
-    let unicef = create_organisation(app, "UNICEF", None).await;
-    let oxfam = create_organisation(app, "Oxfam GB", None).await;
-    let viewer_a = app.user("viewer-a@example.org", "VIEWER", &[&unicef]).await;
-    let viewer_b = app.user("viewer-b@example.org", "VIEWER", &[&oxfam]).await;
-    let mut restricted = water_input(&unicef, "UN-1");
-    restricted["title"] = json!("Restricted trucking");
-    restricted["visibility"] = json!("RESTRICTED");
-    create_intervention(app, restricted).await;
+    let Viewers {
+        oxfam,
+        viewer_a,
+        viewer_b,
+        ..
+    } = viewers(app).await;
 
     let registered = persisted(app, &viewer_a, PAGE, true).await;
     assert_eq!(titles(&registered["data"]), ["Restricted trucking"]);

@@ -299,26 +299,21 @@ impl ImportMutation {
         #[graphql(default)] partial: bool,
     ) -> ApiResult<ImportReport> {
         let principal = access::signed_in(ctx)?;
-        let upload = file
-            .value(ctx)
-            .map_err(|e| ApiError::invalid("file", &e.to_string()))?;
         let options = ImportOptions {
             partial,
             country: None,
         };
-        // The upload is in memory, so a file rolled back by a deadlock is read again.
-        store(ctx)
-            .retrying(|| {
-                imports::import_iati(
-                    store(ctx),
-                    principal,
-                    access::actor(ctx),
-                    Cursor::new(upload.content.clone()),
-                    &options,
-                    &|_| {},
-                )
-            })
-            .await
+        import_upload(ctx, file, |reader| {
+            imports::import_iati(
+                store(ctx),
+                principal,
+                access::actor(ctx),
+                reader,
+                &options,
+                &|_| {},
+            )
+        })
+        .await
     }
 
     /// Imports an HXL-tagged 3W/4W/5W CSV table (multipart upload); `country` (ISO
@@ -331,21 +326,36 @@ impl ImportMutation {
         country: Option<String>,
     ) -> ApiResult<ImportReport> {
         let principal = access::signed_in(ctx)?;
-        let upload = file
-            .value(ctx)
-            .map_err(|e| ApiError::invalid("file", &e.to_string()))?;
         let options = ImportOptions { partial, country };
-        store(ctx)
-            .retrying(|| {
-                imports::import_who_what_where(
-                    store(ctx),
-                    principal,
-                    access::actor(ctx),
-                    Cursor::new(upload.content.clone()),
-                    &options,
-                    &|_| {},
-                )
-            })
-            .await
+        import_upload(ctx, file, |reader| {
+            imports::import_who_what_where(
+                store(ctx),
+                principal,
+                access::actor(ctx),
+                reader,
+                &options,
+                &|_| {},
+            )
+        })
+        .await
     }
+}
+
+/// Runs an import of an upload. The upload is in memory, so an import PostgreSQL rolls back
+/// to break a deadlock is run again on it from the start.
+async fn import_upload<F, Fut>(
+    ctx: &Context<'_>,
+    file: Upload,
+    import: F,
+) -> ApiResult<ImportReport>
+where
+    F: Fn(Cursor<axum::body::Bytes>) -> Fut,
+    Fut: std::future::Future<Output = ApiResult<ImportReport>>,
+{
+    let upload = file
+        .value(ctx)
+        .map_err(|e| ApiError::invalid("file", &e.to_string()))?;
+    store(ctx)
+        .retrying(|| import(Cursor::new(upload.content.clone())))
+        .await
 }
