@@ -279,6 +279,18 @@ pub fn sweep(candidates: &[OverlapCandidate], needs: &dyn NeedLookup) -> Vec<Fin
     Index::build(candidates.iter().collect()).sweep(needs)
 }
 
+/// The findings of [`sweep`], in the same order, handed to `visit` one at a time instead
+/// of collected. Memory then holds the candidates and 16 bytes per pair (the pair list and
+/// its sort buffer) rather than every finding with its reasons: at a million records of the
+/// benchmark profile, about 4 GB instead of about 35 GB.
+pub fn sweep_each(
+    candidates: &[OverlapCandidate],
+    needs: &dyn NeedLookup,
+    visit: &mut dyn FnMut(Finding),
+) {
+    Index::build(candidates.iter().collect()).sweep_each(needs, None, visit);
+}
+
 /// The findings between one written record and its pre-fetched candidates, sorted by
 /// `(a, b)`. A candidate with the written record's own id (its stored previous version) is
 /// skipped. Fetching more candidates than necessary only costs time: the rule decides.
@@ -982,14 +994,42 @@ impl<'a> Index<'a> {
     /// The sweep, keeping only pairs with at least one record marked in `focus` (indexed
     /// like `cands`) when it is given.
     fn sweep_focused(&self, needs: &dyn NeedLookup, focus: Option<&[bool]>) -> Vec<Finding> {
+        let (by_rank, pairs) = self.sorted_pairs(focus);
+        let mut findings = Vec::with_capacity(pairs.len());
+        self.visit_pairs(&by_rank, &pairs, needs, &mut |f| findings.push(f));
+        findings
+    }
+
+    /// The sweep's findings in `(a, b)` order, each handed to `visit` as it is built.
+    fn sweep_each(
+        &self,
+        needs: &dyn NeedLookup,
+        focus: Option<&[bool]>,
+        visit: &mut dyn FnMut(Finding),
+    ) {
+        let (by_rank, pairs) = self.sorted_pairs(focus);
+        self.visit_pairs(&by_rank, &pairs, needs, visit);
+    }
+
+    /// Records in id order, and the accepted pairs as rank pairs in order.
+    fn sorted_pairs(&self, focus: Option<&[bool]>) -> (Vec<u32>, Vec<u64>) {
         let (by_rank, rank) = self.ranks();
         let pairs = sort_pairs(self.accepted_pairs(&rank, focus), rank.len());
+        (by_rank, pairs)
+    }
+
+    fn visit_pairs(
+        &self,
+        by_rank: &[u32],
+        pairs: &[u64],
+        needs: &dyn NeedLookup,
+        visit: &mut dyn FnMut(Finding),
+    ) {
         let unpack = |pair: u64| {
             let x = by_rank[(pair >> 32) as usize] as usize;
             let y = by_rank[(pair & u64::from(u32::MAX)) as usize] as usize;
             (x, y)
         };
-        let mut findings = Vec::with_capacity(pairs.len());
         // In id order the second record of each pair is a random read. Touching a batch of
         // them first lets the memory system fetch them in parallel instead of one by one.
         for batch in pairs.chunks(16) {
@@ -1000,10 +1040,11 @@ impl<'a> Index<'a> {
             std::hint::black_box(warm);
             for &pair in batch {
                 let (x, y) = unpack(pair);
-                findings.extend(self.evaluate(x, y, needs));
+                if let Some(finding) = self.evaluate(x, y, needs) {
+                    visit(finding);
+                }
             }
         }
-        findings
     }
 
     /// Records in id order (`by_rank`) and each record's place in it (`rank`).
@@ -2137,6 +2178,18 @@ mod tests {
             let found = check_many(&written, &fetched, &SomeNeeds);
             assert!(!expected.is_empty(), "seed {seed}");
             assert_eq!(found, expected, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn the_streamed_sweep_hands_over_what_brute_force_finds_in_order() {
+        for seed in 0..5 {
+            let candidates = random_candidates(seed, 300);
+            let expected = brute_force(&candidates, &SomeNeeds);
+            let mut streamed = Vec::new();
+            sweep_each(&candidates, &SomeNeeds, &mut |f| streamed.push(f));
+            assert!(!expected.is_empty(), "seed {seed}");
+            assert_eq!(streamed, expected, "seed {seed}");
         }
     }
 

@@ -42,6 +42,9 @@ pub struct ImportArgs {
     /// Write the results as JSON to this file.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Keep the generated files and the databases imported into, to inspect them.
+    #[arg(long)]
+    keep_databases: bool,
     /// Only write the IATI file here and exit: the benchmark generates its file in a child
     /// process, so the generator's memory is not counted as the import's.
     #[arg(long, hide = true)]
@@ -56,7 +59,11 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("concord-bench-imports-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let outcome = measure(&args, &dir).await;
-    std::fs::remove_dir_all(&dir).ok();
+    if args.keep_databases {
+        println!("kept: {}", dir.display());
+    } else {
+        std::fs::remove_dir_all(&dir).ok();
+    }
     let results = outcome?;
     println!("{}", serde_json::to_string_pretty(&results)?);
     if let Some(out) = &args.out {
