@@ -13,7 +13,7 @@ use concord_domain::reference;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QuerySelect, QueryTrait,
+    QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +22,7 @@ use crate::audit::{self, Actor, AuditAction};
 use crate::changes::RegistryChange;
 use crate::entity::{area, idempotency_key, intervention, intervention_source};
 use crate::interventions::{
-    area_ids_in, assemble, assemble_one, delete_children, duplicate_external_id, insert_children,
+    area_ids_in, assemble, assemble_one, delete_children, insert_children, insert_interventions,
     resolve_references, row_values,
 };
 use crate::organisations::insert_organisation;
@@ -409,14 +409,6 @@ impl Import<'_> {
     }
 }
 
-/// What the database gives a new intervention row.
-struct WrittenRow {
-    id: i64,
-    version: i64,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
 /// Writes the new records of an import in a few statements per 500 records: rows, then
 /// children, audit events and source documents, each in bulk.
 async fn create_all<C: ConnectionTrait>(
@@ -428,41 +420,7 @@ async fn create_all<C: ConnectionTrait>(
 ) -> StoreResult<Vec<Intervention>> {
     let mut created = Vec::with_capacity(fresh.len());
     for chunk in fresh.chunks(500) {
-        // The database's part of each row comes back with its natural key: RETURNING
-        // order is not guaranteed.
-        use intervention::Column as C;
-        let insert = intervention::Entity::insert_many(
-            chunk.iter().map(|&n| row_values(&records[n].record)),
-        )
-        .into_query()
-        .returning(Query::returning().columns([
-            C::ReportingOrganisationId,
-            C::ExternalId,
-            C::Id,
-            C::Version,
-            C::CreatedAt,
-            C::UpdatedAt,
-        ]))
-        .to_owned();
-        let mut rows: HashMap<(i64, String), WrittenRow> = HashMap::with_capacity(chunk.len());
-        for row in txn
-            .query_all(&insert)
-            .await
-            .map_err(|e| duplicate_external_id(e.into()))?
-        {
-            rows.insert(
-                (
-                    row.try_get("", "reporting_organisation_id")?,
-                    row.try_get("", "external_id")?,
-                ),
-                WrittenRow {
-                    id: row.try_get("", "id")?,
-                    version: row.try_get("", "version")?,
-                    created_at: row.try_get("", "created_at")?,
-                    updated_at: row.try_get("", "updated_at")?,
-                },
-            );
-        }
+        let rows = insert_interventions(txn, chunk.iter().map(|&n| &records[n].record)).await?;
         let mut batch = Vec::with_capacity(chunk.len());
         for &n in chunk {
             let record = &records[n].record;

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use concord_domain::access::{Principal, ReadScope};
 use concord_domain::area::{AreaId, AreaPath, Pcode};
 use concord_domain::intervention::{
@@ -19,7 +19,7 @@ use concord_domain::{ValidationError, ValidationErrors};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
 };
 
 use crate::areas::contains_pattern;
@@ -283,6 +283,56 @@ fn condition(filter: &InterventionFilter) -> Condition {
         cond = cond.add(any);
     }
     cond
+}
+
+/// What the database gives a new intervention row.
+pub(crate) struct WrittenRow {
+    pub id: i64,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Inserts intervention rows in one statement and returns what the database gave each, by
+/// (reporting organisation, external id). The rows come back from the insert itself, in
+/// no promised order, hence the natural key; reading them back with a second query costs
+/// more than the insert on PostgreSQL once the table is large.
+pub(crate) async fn insert_interventions<'r, C: ConnectionTrait>(
+    txn: &C,
+    records: impl Iterator<Item = &'r NewIntervention>,
+) -> StoreResult<HashMap<(i64, String), WrittenRow>> {
+    use intervention::Column as C;
+    let insert = intervention::Entity::insert_many(records.map(row_values))
+        .into_query()
+        .returning(Query::returning().columns([
+            C::ReportingOrganisationId,
+            C::ExternalId,
+            C::Id,
+            C::Version,
+            C::CreatedAt,
+            C::UpdatedAt,
+        ]))
+        .to_owned();
+    let mut rows = HashMap::new();
+    for row in txn
+        .query_all(&insert)
+        .await
+        .map_err(|e| duplicate_external_id(e.into()))?
+    {
+        rows.insert(
+            (
+                row.try_get("", "reporting_organisation_id")?,
+                row.try_get("", "external_id")?,
+            ),
+            WrittenRow {
+                id: row.try_get("", "id")?,
+                version: row.try_get("", "version")?,
+                created_at: row.try_get("", "created_at")?,
+                updated_at: row.try_get("", "updated_at")?,
+            },
+        );
+    }
+    Ok(rows)
 }
 
 pub(crate) fn row_values(record: &NewIntervention) -> intervention::ActiveModel {
@@ -733,36 +783,12 @@ impl Store {
         let areas = resolve_references(&txn, &refs).await?;
         let mut written = Vec::with_capacity(records.len());
         for chunk in records.chunks(500) {
-            intervention::Entity::insert_many(chunk.iter().map(row_values))
-                .exec(&txn)
-                .await
-                .map_err(|e| duplicate_external_id(e.into()))?;
-            // Ids are read back by the natural key: RETURNING order is not guaranteed.
-            let ids: HashMap<(i64, String), i64> = intervention::Entity::find()
-                .select_only()
-                .column(intervention::Column::Id)
-                .column(intervention::Column::ReportingOrganisationId)
-                .column(intervention::Column::ExternalId)
-                // Both columns, so the (organisation, external id) index serves the lookup.
-                .filter(
-                    intervention::Column::ReportingOrganisationId
-                        .is_in(chunk.iter().map(|r| r.reporting_organisation.0)),
-                )
-                .filter(
-                    intervention::Column::ExternalId
-                        .is_in(chunk.iter().map(|r| r.external_id.clone())),
-                )
-                .into_tuple::<(i64, i64, String)>()
-                .all(&txn)
-                .await?
-                .into_iter()
-                .map(|(id, org, ext)| ((org, ext), id))
-                .collect();
+            let rows = insert_interventions(&txn, chunk.iter()).await?;
             for r in chunk {
-                let id = ids
+                let row = rows
                     .get(&(r.reporting_organisation.0, r.external_id.clone()))
                     .ok_or(StoreError::NotFound)?;
-                written.push((*id, r));
+                written.push((row.id, r));
             }
         }
         insert_children(&txn, &written, &areas).await?;
