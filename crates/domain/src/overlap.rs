@@ -288,7 +288,9 @@ pub fn sweep_each(
     needs: &dyn NeedLookup,
     visit: &mut dyn FnMut(Finding),
 ) {
-    Index::build(candidates.iter().collect()).sweep_each(needs, None, visit);
+    let index = Index::build(candidates.iter().collect());
+    let (by_rank, pairs) = index.sorted_pairs(None);
+    index.visit_pairs(&by_rank, &pairs, needs, visit);
 }
 
 /// The findings between one written record and its pre-fetched candidates, sorted by
@@ -1000,17 +1002,6 @@ impl<'a> Index<'a> {
         findings
     }
 
-    /// The sweep's findings in `(a, b)` order, each handed to `visit` as it is built.
-    fn sweep_each(
-        &self,
-        needs: &dyn NeedLookup,
-        focus: Option<&[bool]>,
-        visit: &mut dyn FnMut(Finding),
-    ) {
-        let (by_rank, pairs) = self.sorted_pairs(focus);
-        self.visit_pairs(&by_rank, &pairs, needs, visit);
-    }
-
     /// Records in id order, and the accepted pairs as rank pairs in order.
     fn sorted_pairs(&self, focus: Option<&[bool]>) -> (Vec<u32>, Vec<u64>) {
         let (by_rank, rank) = self.ranks();
@@ -1018,6 +1009,7 @@ impl<'a> Index<'a> {
         (by_rank, pairs)
     }
 
+    /// Builds the finding of each pair, in the pairs' order, and hands it to `visit`.
     fn visit_pairs(
         &self,
         by_rank: &[u32],

@@ -302,18 +302,16 @@ pub(crate) async fn insert_interventions<'r, C: ConnectionTrait>(
     records: impl Iterator<Item = &'r NewIntervention>,
 ) -> StoreResult<HashMap<(i64, String), WrittenRow>> {
     use intervention::Column as C;
-    let insert = intervention::Entity::insert_many(records.map(row_values))
-        .into_query()
-        .returning(Query::returning().columns([
-            C::ReportingOrganisationId,
-            C::ExternalId,
-            C::Id,
-            C::Version,
-            C::CreatedAt,
-            C::UpdatedAt,
-        ]))
-        .to_owned();
-    let mut rows = HashMap::new();
+    let mut rows = HashMap::with_capacity(records.size_hint().0);
+    let mut insert = intervention::Entity::insert_many(records.map(row_values)).into_query();
+    insert.returning(Query::returning().columns([
+        C::ReportingOrganisationId,
+        C::ExternalId,
+        C::Id,
+        C::Version,
+        C::CreatedAt,
+        C::UpdatedAt,
+    ]));
     for row in txn
         .query_all(&insert)
         .await
