@@ -188,6 +188,26 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// Asks until `done` holds: a CLI import reaches a PostgreSQL server's gap index and
+    /// response cache by notification, a moment later; on SQLite the next question must
+    /// already see it.
+    pub async fn settled<T>(
+        &self,
+        mut ask: impl AsyncFnMut() -> T,
+        done: impl Fn(&T) -> bool,
+    ) -> T {
+        let postgres = self.database.url.starts_with("postgres");
+        let mut answer = ask().await;
+        for _ in 0..100 {
+            if !postgres || done(&answer) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            answer = ask().await;
+        }
+        answer
+    }
+
     /// Starts `concord serve` on a free port with a fresh database; None when the backend
     /// is not configured here.
     pub async fn spawn(backend: Backend) -> Option<TestApp> {

@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::time::Duration;
 
 use concord_e2e::TestApp;
 use serde_json::{Value, json};
@@ -153,25 +152,6 @@ async fn wash_gaps(app: &TestApp, kinds: &[&str]) -> Vec<(String, Option<i64>, i
     }
 }
 
-/// Asks until `done` holds: a CLI import reaches a PostgreSQL server's gap index and
-/// response cache by notification, a moment later; on SQLite the next question must already see it.
-async fn settled<T>(
-    app: &TestApp,
-    mut ask: impl AsyncFnMut() -> T,
-    done: impl Fn(&T) -> bool,
-) -> T {
-    let postgres = app.database.url.starts_with("postgres");
-    let mut answer = ask().await;
-    for _ in 0..100 {
-        if !postgres || done(&answer) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        answer = ask().await;
-    }
-    answer
-}
-
 /// The acceptance test: the real Ethiopia needs file plus a set of interventions
 /// gives exactly the expected UNCOVERED areas.
 async fn ethiopia_needs_give_exactly_the_expected_uncovered_woredas(app: &TestApp) {
@@ -241,16 +221,13 @@ async fn ethiopia_needs_give_exactly_the_expected_uncovered_woredas(app: &TestAp
     let (ok, stdout, stderr) = app.cli(&import(None)).await;
     assert!(ok, "{stderr}");
     assert!(stdout.contains("2507 imported"), "{stdout}");
-    let counted = settled(app, count, |c| c["all"]["totalCount"] == 2507).await;
+    let counted = app.settled(count, |c| c["all"]["totalCount"] == 2507).await;
     assert_eq!(counted["all"]["totalCount"], 2507);
     assert_eq!(counted["graded"]["totalCount"], 0);
     let both = ["UNCOVERED", "UNDER_COVERED"];
-    let before = settled(
-        app,
-        async || wash_gaps(app, &both).await,
-        |g| g.len() == 307,
-    )
-    .await;
+    let before = app
+        .settled(async || wash_gaps(app, &both).await, |g| g.len() == 307)
+        .await;
     assert_eq!(before.len(), 307, "every WASH need, none served");
     assert!(before.iter().all(|(_, severity, _)| severity.is_none()));
     assert!(wash_gaps(app, &["UNCOVERED"]).await.is_empty());
@@ -260,7 +237,9 @@ async fn ethiopia_needs_give_exactly_the_expected_uncovered_woredas(app: &TestAp
     assert!(ok, "{stderr}");
     assert!(stdout.contains("2507 imported"), "{stdout}");
     // The earlier answer may be kept until the server hears of the import.
-    let counted = settled(app, count, |c| c["graded"]["totalCount"] == 2507).await;
+    let counted = app
+        .settled(count, |c| c["graded"]["totalCount"] == 2507)
+        .await;
     assert_eq!(counted["all"]["totalCount"], 2507);
     assert_eq!(counted["graded"]["totalCount"], 2507);
 
@@ -309,12 +288,12 @@ async fn ethiopia_needs_give_exactly_the_expected_uncovered_woredas(app: &TestAp
         .collect();
     assert_eq!(under_zone.len(), 5, "{under_zone:?}");
 
-    let gaps = settled(
-        app,
-        async || wash_gaps(app, &["UNCOVERED"]).await,
-        |g| g.len() == expected.len(),
-    )
-    .await;
+    let gaps = app
+        .settled(
+            async || wash_gaps(app, &["UNCOVERED"]).await,
+            |g| g.len() == expected.len(),
+        )
+        .await;
     let found: BTreeSet<&str> = gaps.iter().map(|(p, ..)| p.as_str()).collect();
     assert_eq!(found.len(), gaps.len(), "one UNCOVERED gap per woreda");
     let missing: Vec<_> = expected.difference(&found).collect();

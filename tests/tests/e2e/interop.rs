@@ -71,7 +71,11 @@ async fn iati_files_round_trip(app: &TestApp) {
         line.contains("401 read, 293 created, 0 updated, 0 unchanged, 108 refused"),
         "{line}"
     );
-    let first = snapshot(app).await;
+    // The server hears of a CLI import a moment later on PostgreSQL, and may answer from
+    // its cache until then.
+    let first = app
+        .settled(async || snapshot(app).await, |s| s.len() == 293)
+        .await;
     assert_eq!(first.len(), 293);
 
     let (ok, stdout, _) = app.cli(&["import", "iati", file, "--partial"]).await;
@@ -211,7 +215,9 @@ async fn hxl_3w_round_trip(app: &TestApp) {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{line}"));
     assert!(created > 2_000 && created <= 2_700, "{line}");
-    let first = snapshot(app).await;
+    let first = app
+        .settled(async || snapshot(app).await, |s| s.len() == created)
+        .await;
     assert_eq!(first.len(), created);
     // WVI lists its cash transfers once per community of a municipality: rows at
     // differently named communities are not probable duplicates of each other.
