@@ -125,6 +125,8 @@ struct StoreRun {
     size: u64,
     load: Duration,
     recompute: Option<(Duration, Recomputation)>,
+    /// The process's peak resident size during the recomputation.
+    recompute_peak: Option<u64>,
     skipped: Option<String>,
 }
 
@@ -502,6 +504,7 @@ async fn measure_store(
             size,
             load: Duration::ZERO,
             recompute: None,
+            recompute_peak: None,
             skipped: Some(reason),
         });
     }
@@ -538,14 +541,17 @@ async fn measure_in(
         size,
         load,
         recompute: None,
+        recompute_peak: None,
         skipped: None,
     };
     match recompute_guard(results, name, size, args.max_step_minutes) {
         Some(reason) => run.skipped = Some(reason),
         None => {
+            let watch = PeakWatch::start();
             let started = Instant::now();
             let summary = recompute(&store, name).await?;
             run.recompute = Some((started.elapsed(), summary));
+            run.recompute_peak = watch.peak();
         }
     }
     if run.recompute.is_some()
@@ -693,18 +699,11 @@ fn load_guard(results: &Results, backend: &str, size: u64, max_minutes: u64) -> 
     })
 }
 
-/// Memory a finding takes while held in a list, its reasons included: a collected sweep of
-/// the benchmark profile at 100,000 interventions peaked 352 MiB above its candidates for
-/// 2,258,577 findings.
-const HELD_FINDING_BYTES: u64 = 164;
-
-/// What a recomputation at the engine run's size holds at once: the candidates, the
-/// findings and their stored copies. The engine run streamed its findings, so its peak
-/// does not include them: they are counted here.
+/// What a recomputation at the engine run's size holds at once: the candidates and the
+/// sweep's pair list. Its findings stream to the database a chunk at a time, as the
+/// engine run's did to its counter.
 fn recompute_memory(engine: &EngineRun) -> u64 {
-    engine.candidates_bytes.unwrap_or(0)
-        + engine.sweep_peak_bytes.unwrap_or(0)
-        + 3 * HELD_FINDING_BYTES * engine.findings
+    engine.candidates_bytes.unwrap_or(0) + engine.sweep_peak_bytes.unwrap_or(0)
 }
 
 /// Recomputation is dominated by storing findings: linear in their number, which the
@@ -728,7 +727,7 @@ fn recompute_guard(
         .find(|e| e.size == size)
         .and_then(|e| e.skipped.as_ref())
     {
-        // The recomputation holds the engine's findings and more.
+        // The recomputation runs the same sweep: what stopped the engine stops it.
         return Some(format!("recomputation {skipped}"));
     }
     let engine_now = results
@@ -1165,12 +1164,13 @@ fn engine_line(e: &EngineRun) -> String {
 fn store_line(r: &StoreRun) -> String {
     match (&r.recompute, &r.skipped) {
         (Some((time, summary)), _) => format!(
-            "  {}: load {}, recomputation {} ({} candidates, {} findings)",
+            "  {}: load {}, recomputation {} ({} candidates, {} findings, peak RSS {})",
             r.backend,
             fmt_secs(r.load),
             fmt_secs(*time),
             fmt_count(summary.candidates),
-            fmt_count(summary.findings)
+            fmt_count(summary.findings),
+            opt_bytes(r.recompute_peak)
         ),
         (None, Some(reason)) if r.load.is_zero() => format!("  {}: {reason}", r.backend),
         (None, reason) => format!(
@@ -1300,16 +1300,18 @@ fn tables(results: &Results) -> String {
                     .engine
                     .iter()
                     .find(|e| e.size == r.size && e.skipped.is_none());
-                let (recompute, findings, vs_engine) = match &r.recompute {
+                let (recompute, findings, vs_engine, peak) = match &r.recompute {
                     Some((time, summary)) => (
                         fmt_secs(*time),
                         fmt_count(summary.findings),
                         engine.map_or(String::new(), |e| {
                             fmt_ratio(time.as_secs_f64() / e.sweep.as_secs_f64())
                         }),
+                        opt_bytes(r.recompute_peak),
                     ),
                     None => (
                         r.skipped.clone().unwrap_or_default(),
+                        String::new(),
                         String::new(),
                         String::new(),
                     ),
@@ -1325,6 +1327,7 @@ fn tables(results: &Results) -> String {
                     recompute,
                     findings,
                     vs_engine,
+                    peak,
                 ]
             })
             .collect();
@@ -1338,6 +1341,7 @@ fn tables(results: &Results) -> String {
                     "recompute",
                     "findings stored",
                     "recompute / engine",
+                    "peak RSS",
                 ],
                 &rows,
             )
@@ -1488,6 +1492,7 @@ fn write_json(path: &Path, args: &OverlapArgs, results: &Results) -> anyhow::Res
                 "candidates": r.recompute.as_ref().map(|(_, s)| s.candidates),
                 "findings": r.recompute.as_ref().map(|(_, s)| s.findings),
                 "new": r.recompute.as_ref().map(|(_, s)| s.new),
+                "recompute_peak_rss_bytes": r.recompute_peak,
                 "skipped": r.skipped,
             })
         })
@@ -1575,9 +1580,9 @@ mod tests {
     }
 
     #[test]
-    fn a_recomputation_is_predicted_to_hold_its_findings() {
-        // The engine at a million benchmark interventions: streamed, so its own peak is the
-        // pair list only; the recomputation would hold every finding.
+    fn a_recomputation_is_predicted_to_hold_its_candidates_and_pairs() {
+        // The engine at a million benchmark interventions: 230 million findings streamed,
+        // so the peak is the pair list, as the recomputation's is.
         let engine = EngineRun {
             size: 1_000_000,
             findings: 230_206_078,
@@ -1585,15 +1590,7 @@ mod tests {
             sweep_peak_bytes: Some(4 << 30),
             ..Default::default()
         };
-        let predicted = recompute_memory(&engine);
-        assert!(predicted > 100 << 30, "{}", fmt_bytes(predicted));
-        let small = EngineRun {
-            findings: 2_258_577,
-            candidates_bytes: Some(48 << 20),
-            sweep_peak_bytes: Some(116 << 20),
-            ..engine
-        };
-        assert!(recompute_memory(&small) < 2 << 30);
+        assert_eq!(recompute_memory(&engine), (307 << 20) + (4 << 30));
     }
 
     #[test]

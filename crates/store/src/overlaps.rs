@@ -2,7 +2,7 @@
 //! The rule and the sweep live in `concord_domain::overlap`; this module fetches
 //! candidates, stores findings, and keeps their reviews.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use concord_domain::access::{Principal, ReadScope, RecordAccess, UserId};
@@ -41,8 +41,6 @@ use crate::{Page, PageRequest, Store, StoreError, StoreResult, json_text};
 type StoredPairRow = (i64, i64, i64, String, String, Option<String>, f64);
 /// The unique key of a finding: the two interventions and the kind.
 type PairKey = (i64, i64, String);
-/// What a recomputation needs of a stored pair: id, status, review note, score.
-type PairState = (i64, String, Option<String>, f64);
 
 /// How the system's own closing notes begin, so a recomputation can reopen what it closed.
 const CLOSED_NOTE: &str = "closed:";
@@ -848,6 +846,247 @@ async fn close_findings<C: ConnectionTrait>(db: &C, ids: &[i64]) -> StoreResult<
     Ok(ids.len() as u64)
 }
 
+/// Findings the sweep hands over at once, and how many such chunks it may run ahead of
+/// the merge that stores them.
+const SWEPT_CHUNK: usize = 2_000;
+const SWEEP_AHEAD: usize = 4;
+/// Stored pairs a recomputation reads per statement.
+const STORED_PAIRS_PAGE: u64 = 2_000;
+/// New findings a recomputation announces at most: announcing every pair of a first
+/// recomputation would flood subscribers with history; live events are for what is found
+/// as it happens.
+const ANNOUNCED_AT_MOST: usize = 1_000;
+
+/// The stored pairs in `(a, b, kind)` order, read a page at a time by keyset.
+struct StoredPairs {
+    /// The largest id stored when the recomputation began: the pairs it inserts come
+    /// after, and the cursor must not meet them as stored ones.
+    until: Option<i64>,
+    after: Option<PairKey>,
+    page: VecDeque<StoredPairRow>,
+    exhausted: bool,
+}
+
+impl StoredPairs {
+    async fn new<C: ConnectionTrait>(db: &C) -> StoreResult<Self> {
+        let until: Option<i64> = overlap_finding::Entity::find()
+            .select_only()
+            .column_as(overlap_finding::Column::Id.max(), "until")
+            .into_tuple()
+            .one(db)
+            .await?
+            .flatten();
+        Ok(StoredPairs {
+            until,
+            after: None,
+            page: VecDeque::new(),
+            exhausted: until.is_none(),
+        })
+    }
+
+    /// The `(a, b)` of the next stored pair.
+    async fn next_pair<C: ConnectionTrait>(&mut self, db: &C) -> StoreResult<Option<(i64, i64)>> {
+        if self.page.is_empty() && !self.exhausted {
+            self.read_page(db).await?;
+        }
+        Ok(self.page.front().map(|row| (row.1, row.2)))
+    }
+
+    async fn pop<C: ConnectionTrait>(&mut self, db: &C) -> StoreResult<Option<StoredPairRow>> {
+        self.next_pair(db).await?;
+        Ok(self.page.pop_front())
+    }
+
+    async fn read_page<C: ConnectionTrait>(&mut self, db: &C) -> StoreResult<()> {
+        use overlap_finding::Column as C;
+        let mut query = overlap_finding::Entity::find()
+            .select_only()
+            .columns([
+                C::Id,
+                C::InterventionA,
+                C::InterventionB,
+                C::Kind,
+                C::Status,
+                C::ReviewNote,
+                C::Score,
+            ])
+            .filter(C::Id.lte(self.until))
+            .order_by_asc(C::InterventionA)
+            .order_by_asc(C::InterventionB)
+            .order_by_asc(C::Kind)
+            .limit(STORED_PAIRS_PAGE);
+        if let Some((a, b, kind)) = &self.after {
+            // One row comparison, which both databases answer from the unique index.
+            query = query.filter(
+                Expr::tuple([
+                    Expr::col(C::InterventionA),
+                    Expr::col(C::InterventionB),
+                    Expr::col(C::Kind),
+                ])
+                .gt(Expr::tuple([
+                    Expr::val(*a),
+                    Expr::val(*b),
+                    Expr::val(kind.as_str()),
+                ])),
+            );
+        }
+        let rows: Vec<StoredPairRow> = query.into_tuple().all(db).await?;
+        self.exhausted = (rows.len() as u64) < STORED_PAIRS_PAGE;
+        self.after = rows.last().map(|row| (row.1, row.2, row.3.clone()));
+        self.page.extend(rows);
+        Ok(())
+    }
+}
+
+/// A recomputation's merge of the sweep's findings with the stored pairs, both in `(a, b)`
+/// order: a finding without a stored pair is opened, a stored pair found again keeps its
+/// review (its score refreshed, reopened if the system had closed it), and a stored pair
+/// the sweep passed without finding is closed. Writes go out in bulk as they accumulate.
+struct FindingMerge {
+    stored: StoredPairs,
+    fresh: Vec<Finding>,
+    vanished: Vec<i64>,
+    /// The ids of new findings, until there are too many to announce.
+    announced: Option<Vec<i64>>,
+    now: DateTime<Utc>,
+    summary: Recomputation,
+}
+
+impl FindingMerge {
+    async fn new<C: ConnectionTrait>(db: &C) -> StoreResult<Self> {
+        Ok(FindingMerge {
+            stored: StoredPairs::new(db).await?,
+            fresh: Vec::new(),
+            vanished: Vec::new(),
+            announced: Some(Vec::new()),
+            now: Utc::now(),
+            summary: Recomputation::default(),
+        })
+    }
+
+    /// Merges the next findings of the sweep, which come in `(a, b)` order with one
+    /// finding per pair.
+    async fn take<C: ConnectionTrait>(
+        &mut self,
+        db: &C,
+        findings: Vec<Finding>,
+    ) -> StoreResult<()> {
+        for f in findings {
+            self.summary.findings += 1;
+            let pair = (f.a.0, f.b.0);
+            while self.stored.next_pair(db).await?.is_some_and(|p| p < pair) {
+                if let Some(row) = self.stored.pop(db).await? {
+                    self.passed(db, row).await?;
+                }
+            }
+            let mut same = None;
+            while self.stored.next_pair(db).await? == Some(pair) {
+                let Some(row) = self.stored.pop(db).await? else {
+                    break;
+                };
+                if same.is_none() && row.3 == f.kind.code() {
+                    same = Some(row);
+                } else {
+                    self.passed(db, row).await?;
+                }
+            }
+            match same {
+                Some(row) => self.keep(db, row, &f).await?,
+                None => {
+                    self.fresh.push(f);
+                    if self.fresh.len() >= 500 {
+                        self.open(db).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the merge: what is left of the stored pairs no longer overlaps.
+    async fn finish<C: ConnectionTrait>(mut self, db: &C) -> StoreResult<Recomputation> {
+        self.open(db).await?;
+        while let Some(row) = self.stored.pop(db).await? {
+            self.passed(db, row).await?;
+        }
+        self.close(db).await?;
+        if let Some(new) = &self.announced {
+            notify(db, new).await?;
+        }
+        Ok(self.summary)
+    }
+
+    async fn keep<C: ConnectionTrait>(
+        &mut self,
+        db: &C,
+        (id, _, _, _, status, note, score): StoredPairRow,
+        f: &Finding,
+    ) -> StoreResult<()> {
+        self.summary.updated += 1;
+        let closed_by_us = status == ReviewStatus::Resolved.code()
+            && note.as_deref().is_some_and(|n| n.starts_with(CLOSED_NOTE));
+        if (score - f.score).abs() <= 1e-9 && !closed_by_us {
+            return Ok(());
+        }
+        let reasons =
+            serde_json::to_value(&f.reasons).map_err(|_| corrupt("overlap_finding.reasons"))?;
+        let mut update = overlap_finding::Entity::update_many()
+            .col_expr(overlap_finding::Column::Score, Expr::value(f.score))
+            .col_expr(overlap_finding::Column::Reasons, Expr::value(reasons))
+            .col_expr(overlap_finding::Column::UpdatedAt, Expr::value(self.now));
+        if closed_by_us {
+            update = update
+                .col_expr(
+                    overlap_finding::Column::Status,
+                    Expr::value(ReviewStatus::Open.code()),
+                )
+                .col_expr(
+                    overlap_finding::Column::ReviewNote,
+                    Expr::value(Option::<String>::None),
+                );
+        }
+        update
+            .filter(overlap_finding::Column::Id.eq(id))
+            .exec(db)
+            .await?;
+        Ok(())
+    }
+
+    /// A stored pair not found again: closed, unless someone already resolved it.
+    async fn passed<C: ConnectionTrait>(&mut self, db: &C, row: StoredPairRow) -> StoreResult<()> {
+        if row.4 != ReviewStatus::Resolved.code() {
+            self.vanished.push(row.0);
+            if self.vanished.len() >= 1_000 {
+                self.close(db).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn open<C: ConnectionTrait>(&mut self, db: &C) -> StoreResult<()> {
+        if self.fresh.is_empty() {
+            return Ok(());
+        }
+        let fresh: Vec<&Finding> = self.fresh.iter().collect();
+        let ids = insert_open(db, &fresh, self.now).await?;
+        self.summary.new += ids.len() as u64;
+        if let Some(announced) = &mut self.announced {
+            announced.extend(ids.into_values());
+            if announced.len() > ANNOUNCED_AT_MOST {
+                self.announced = None;
+            }
+        }
+        self.fresh.clear();
+        Ok(())
+    }
+
+    async fn close<C: ConnectionTrait>(&mut self, db: &C) -> StoreResult<()> {
+        self.summary.closed += close_findings(db, &self.vanished).await?;
+        self.vanished.clear();
+        Ok(())
+    }
+}
+
 /// Tells every replica about new findings; PostgreSQL delivers it when the transaction
 /// commits, and never if it rolls back.
 async fn notify<C: ConnectionTrait>(db: &C, new: &[i64]) -> StoreResult<()> {
@@ -1087,6 +1326,12 @@ impl Store {
     /// Recomputes every finding with the sort-and-sweep: keeps the review of every pair that
     /// still overlaps, opens new pairs, closes pairs that no longer overlap. `progress` is
     /// told how many candidates are loaded as loading goes.
+    ///
+    /// The sweep runs on a thread of its own and hands its findings over in `(a, b)` order,
+    /// a chunk at a time, while this task merges them with the stored pairs read in the same
+    /// order, a page at a time: memory holds the candidates and the sweep's pair list, never
+    /// every finding nor every stored pair (a dense registry of a million records has
+    /// hundreds of millions), and storing overlaps sweeping on the other core.
     pub async fn recompute_overlaps(
         &self,
         progress: &(dyn Fn(u64, u64) + Sync),
@@ -1112,91 +1357,40 @@ impl Store {
             progress(candidates.len() as u64, total);
         }
         let needs = load_needs(&self.db, None).await?;
-        let mut findings = overlap::sweep(&candidates, &needs);
-        findings.retain(|f| f.score >= self.overlap_min_score);
-        drop(candidates);
 
         let txn = self.begin_write().await?;
-        // Every stored pair, whatever its status, keyed as the unique index is.
-        let known: Vec<StoredPairRow> = overlap_finding::Entity::find()
-            .select_only()
-            .column(overlap_finding::Column::Id)
-            .column(overlap_finding::Column::InterventionA)
-            .column(overlap_finding::Column::InterventionB)
-            .column(overlap_finding::Column::Kind)
-            .column(overlap_finding::Column::Status)
-            .column(overlap_finding::Column::ReviewNote)
-            .column(overlap_finding::Column::Score)
-            .into_tuple()
-            .all(&txn)
-            .await?;
-        let mut known: HashMap<PairKey, PairState> = known
-            .into_iter()
-            .map(|(id, a, b, kind, status, note, score)| ((a, b, kind), (id, status, note, score)))
-            .collect();
-        let now = Utc::now();
-        let mut fresh = Vec::new();
-        let mut updated = 0;
-        let mut reopened = Vec::new();
-        for f in &findings {
-            match known.remove(&(f.a.0, f.b.0, f.kind.code().to_owned())) {
-                None => fresh.push(f),
-                Some((id, status, note, score)) => {
-                    let closed_by_us = status == ReviewStatus::Resolved.code()
-                        && note.as_deref().is_some_and(|n| n.starts_with(CLOSED_NOTE));
-                    if closed_by_us {
-                        reopened.push(id);
-                    }
-                    if (score - f.score).abs() > 1e-9 || closed_by_us {
-                        let reasons = serde_json::to_value(&f.reasons)
-                            .map_err(|_| corrupt("overlap_finding.reasons"))?;
-                        let mut update = overlap_finding::Entity::update_many()
-                            .col_expr(overlap_finding::Column::Score, Expr::value(f.score))
-                            .col_expr(overlap_finding::Column::Reasons, Expr::value(reasons))
-                            .col_expr(overlap_finding::Column::UpdatedAt, Expr::value(now));
-                        if closed_by_us {
-                            update = update
-                                .col_expr(
-                                    overlap_finding::Column::Status,
-                                    Expr::value(ReviewStatus::Open.code()),
-                                )
-                                .col_expr(
-                                    overlap_finding::Column::ReviewNote,
-                                    Expr::value(Option::<String>::None),
-                                );
-                        }
-                        update
-                            .filter(overlap_finding::Column::Id.eq(id))
-                            .exec(&txn)
-                            .await?;
-                    }
-                    updated += 1;
+        let mut merge = FindingMerge::new(&txn).await?;
+        let (send, mut swept) = tokio::sync::mpsc::channel::<Vec<Finding>>(SWEEP_AHEAD);
+        let min_score = self.overlap_min_score;
+        let sweep = tokio::task::spawn_blocking(move || {
+            let mut chunk = Vec::with_capacity(SWEPT_CHUNK);
+            let mut wanted = true;
+            overlap::sweep_each(&candidates, &needs, &mut |f| {
+                if !wanted || f.score < min_score {
+                    return;
                 }
+                chunk.push(f);
+                if chunk.len() == SWEPT_CHUNK {
+                    // A refusal means the merge failed: the rest is not wanted.
+                    wanted = send.blocking_send(std::mem::take(&mut chunk)).is_ok();
+                }
+            });
+            if wanted && !chunk.is_empty() {
+                send.blocking_send(chunk).ok();
             }
+        });
+        while let Some(chunk) = swept.recv().await {
+            merge.take(&txn, chunk).await?;
         }
-        // What is left of the stored pairs no longer overlaps.
-        let vanished: Vec<i64> = known
-            .into_values()
-            .filter(|(_, status, ..)| status != ReviewStatus::Resolved.code())
-            .map(|(id, ..)| id)
-            .collect();
-        let new_ids: Vec<i64> = insert_open(&txn, &fresh, now)
-            .await?
-            .into_values()
-            .collect();
-        let closed = close_findings(&txn, &vanished).await?;
-        // Announcing every pair of a first recomputation would flood subscribers with
-        // history; live events are for what is found as it happens.
-        if new_ids.len() <= 1_000 {
-            notify(&txn, &new_ids).await?;
-        }
+        sweep.await.map_err(|e| StoreError::Database {
+            source: sea_orm::DbErr::Custom(format!("the overlap sweep stopped: {e}")),
+            location: std::panic::Location::caller(),
+        })?;
+        let summary = merge.finish(&txn).await?;
         self.commit_write(txn, RegistryChange::Other).await?;
         Ok(Recomputation {
             candidates: total,
-            findings: findings.len() as u64,
-            new: new_ids.len() as u64,
-            updated,
-            closed,
+            ..summary
         })
     }
 

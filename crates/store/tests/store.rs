@@ -319,6 +319,112 @@ async fn finding_counts_agree_with_listings(url: &str) {
     }
 }
 
+/// A recomputation merges the sweep's findings with the stored pairs, both read in order a
+/// page at a time: over several pages it keeps reviews, stores again the pairs that went
+/// missing, reopens what the system had closed, and closes what no longer overlaps.
+async fn a_recomputation_merges_with_what_is_stored(url: &str) {
+    let (store, orgs) = seeded(url).await;
+    // 120 water records in one place and year: every two of them meet, as an overlap
+    // between organisations or a probable duplicate within one: 7,140 pairs, several pages.
+    let records: Vec<ImportRecord> = orgs
+        .iter()
+        .flat_map(|&org| (0..40).map(move |n| record(&format!("R{}-{n}", org.0), org, "14030")))
+        .collect();
+    let ids: Vec<InterventionId> = store
+        .import_interventions(&records, &actor())
+        .await
+        .unwrap()
+        .iter()
+        .map(ImportOutcome::id)
+        .collect();
+    let mut every_pair: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .flat_map(|(n, &x)| ids[n + 1..].iter().map(move |&y| pair(x, y)))
+        .collect();
+    every_pair.sort();
+    assert_eq!(open_pairs(&store).await, every_pair);
+    let health = store
+        .import_interventions(&[record("H", orgs[0], "12220")], &actor())
+        .await
+        .unwrap()[0]
+        .id();
+
+    let mut stored = store.all_findings().await.unwrap();
+    stored.sort_by_key(|f| (f.finding.a, f.finding.b));
+    let reviewed = stored[3_000].id;
+    store
+        .review_finding(
+            reviewed,
+            ReviewStatus::Complementary,
+            Some("one trucks water, the other repairs wells".into()),
+            &concord_domain::access::Principal::operator(),
+            &actor(),
+        )
+        .await
+        .unwrap();
+    let closed_by_system = stored[5_000].id;
+    let missing: Vec<i64> = stored[..10].iter().map(|f| f.id).collect();
+    let db = store.connection();
+    db.execute_unprepared(&format!(
+        "UPDATE overlap_finding SET status = 'RESOLVED', review_note = 'closed: the pair no \
+         longer overlaps' WHERE id = {closed_by_system}"
+    ))
+    .await
+    .unwrap();
+    db.execute_unprepared(&format!(
+        "DELETE FROM overlap_finding WHERE id IN ({})",
+        missing
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    ))
+    .await
+    .unwrap();
+    // A stale pair of a health and a water record, and one someone resolved.
+    let template = stored[7_000].id;
+    for (other, status) in [(ids[0], "OPEN"), (ids[119], "RESOLVED")] {
+        db.execute_unprepared(&format!(
+            "INSERT INTO overlap_finding (intervention_a, intervention_b, kind, score, reasons, \
+             status, detected_at, updated_at) SELECT {}, {}, kind, score, reasons, '{status}', \
+             detected_at, updated_at FROM overlap_finding WHERE id = {template}",
+            other.0.min(health.0),
+            other.0.max(health.0),
+        ))
+        .await
+        .unwrap();
+    }
+
+    let summary = store.recompute_overlaps(&|_, _| {}).await.unwrap();
+    assert_eq!(
+        (summary.candidates, summary.findings, summary.new),
+        (121, 7_140, 10)
+    );
+    assert_eq!((summary.updated, summary.closed), (7_130, 1));
+    let after = store.all_findings().await.unwrap();
+    let status_of = |id: i64| after.iter().find(|f| f.id == id).map(|f| f.status);
+    assert_eq!(status_of(reviewed), Some(ReviewStatus::Complementary));
+    assert_eq!(status_of(closed_by_system), Some(ReviewStatus::Open));
+    let mut live: Vec<_> = after
+        .iter()
+        .filter(|f| f.status != ReviewStatus::Resolved)
+        .map(|f| (f.finding.a, f.finding.b))
+        .collect();
+    live.sort();
+    assert_eq!(
+        live, every_pair,
+        "the stale pair is closed, the missing ones back"
+    );
+    assert_eq!(after.len(), 7_142);
+
+    let again = store.recompute_overlaps(&|_, _| {}).await.unwrap();
+    assert_eq!(
+        (again.findings, again.new, again.updated, again.closed),
+        (7_140, 0, 7_140, 0)
+    );
+}
+
 fn ids<const N: usize>(outcomes: &[ImportOutcome]) -> [InterventionId; N] {
     let ids: Vec<InterventionId> = outcomes.iter().map(ImportOutcome::id).collect();
     ids.try_into().expect("one outcome per record")
@@ -352,6 +458,11 @@ async fn on(backend: Backend) {
         return;
     };
     finding_counts_agree_with_listings(&database.url).await;
+    database.drop_database().await;
+    let Some(mut database) = self::database(backend).await else {
+        return;
+    };
+    a_recomputation_merges_with_what_is_stored(&database.url).await;
     database.drop_database().await;
 }
 
