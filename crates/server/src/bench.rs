@@ -549,7 +549,7 @@ async fn measure_in(
         None => {
             let watch = PeakWatch::start();
             let started = Instant::now();
-            let summary = recompute(&store, name).await?;
+            let summary = crate::overlaps::recompute(&store, &format!("{name}: ")).await?;
             run.recompute = Some((started.elapsed(), summary));
             run.recompute_peak = watch.peak();
         }
@@ -655,28 +655,6 @@ async fn listing(store: &Store, backend: &str, member_of: OrganisationId) -> any
         );
     }
     Ok(())
-}
-
-async fn recompute(store: &Store, backend: &str) -> anyhow::Result<Recomputation> {
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template(&format!(
-            "{{spinner}} recomputing on {backend}: {{msg}} {{bar:30}} {{pos}}/{{len}} ({{elapsed}})"
-        ))
-        .context("progress bar template")?,
-    );
-    bar.set_message("loading candidates");
-    bar.enable_steady_tick(Duration::from_millis(200));
-    let progress = |loaded: u64, total: u64| {
-        bar.set_length(total);
-        bar.set_position(loaded);
-        if loaded >= total {
-            bar.set_message("sweeping and storing findings");
-        }
-    };
-    let summary = store.recompute_overlaps(&progress).await?;
-    bar.finish_and_clear();
-    Ok(summary)
 }
 
 fn previous_store<'a>(results: &'a Results, backend: &str, size: u64) -> Option<&'a StoreRun> {

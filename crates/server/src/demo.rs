@@ -82,7 +82,7 @@ pub async fn load(store: &Store, size: u64, seed: u64) -> anyhow::Result<()> {
     // response: above this size the pairs run into the millions, and the benchmark command
     // measures the engine on its own profile.
     let findings = if size <= DEMO_OVERLAP_LIMIT {
-        crate::overlaps::recompute(store)
+        crate::overlaps::recompute(store, "")
             .await?
             .findings
             .to_string()

@@ -1,10 +1,11 @@
 //! `concord overlaps`: the full recomputation and reports.
 
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
-use concord_store::Store;
+use concord_store::{Recomputation, RecomputeProgress, Store};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Subcommand, Debug)]
@@ -29,7 +30,7 @@ pub async fn run(store: &Store, command: OverlapCommand) -> anyhow::Result<()> {
     match command {
         OverlapCommand::Recompute => {
             let started = Instant::now();
-            let summary = recompute(store).await?;
+            let summary = recompute(store, "").await?;
             println!(
                 "overlaps recomputed in {:.1}s: {} interventions, {} findings ({} new, {} kept), {} closed",
                 started.elapsed().as_secs_f64(),
@@ -45,18 +46,38 @@ pub async fn run(store: &Store, command: OverlapCommand) -> anyhow::Result<()> {
     }
 }
 
-/// Recomputes with a progress bar on standard error.
-pub async fn recompute(store: &Store) -> anyhow::Result<concord_store::Recomputation> {
+/// Recomputes with a progress bar on standard error, its lines starting with `label`:
+/// interventions loaded, then interventions swept with the findings stored so far.
+pub async fn recompute(store: &Store, label: &str) -> anyhow::Result<Recomputation> {
     let bar = ProgressBar::new(0);
     bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} loading interventions {bar:40} {pos}/{len} ({eta} left)",
-        )
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} {label}{{msg}} {{bar:40}} {{pos}}/{{len}} ({{eta}} left)"
+        ))
         .context("progress bar template")?,
     );
-    let progress = |loaded: u64, total: u64| {
-        bar.set_length(total);
-        bar.set_position(loaded);
+    bar.set_message("loading interventions");
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let storing = AtomicBool::new(false);
+    let progress = |step: RecomputeProgress| match step {
+        RecomputeProgress::Loading { loaded, total } => {
+            bar.set_length(total);
+            bar.set_position(loaded);
+        }
+        RecomputeProgress::Storing {
+            passed,
+            total,
+            findings,
+        } => {
+            if !storing.swap(true, Ordering::Relaxed) {
+                bar.reset();
+                bar.set_length(total);
+            }
+            bar.set_message(format!(
+                "sweeping: {findings} findings stored, interventions"
+            ));
+            bar.set_position(passed);
+        }
     };
     let summary = store.recompute_overlaps(&progress).await?;
     bar.finish_and_clear();

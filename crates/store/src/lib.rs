@@ -38,8 +38,8 @@ pub use imports::{IdempotentResponse, Import, ImportOutcome, ImportRecord, Sourc
 pub use interventions::{InterventionFilter, NewInterventionBatch, WrittenIntervention};
 pub use needs::NeedFilter;
 pub use overlaps::{
-    FindingFilter, OVERLAP_CHANNEL, OVERLAP_CHECK_DURATION, OverlapListener, Recomputation, Review,
-    StoredFinding,
+    FindingFilter, OVERLAP_CHANNEL, OVERLAP_CHECK_DURATION, OverlapListener, Recomputation,
+    RecomputeProgress, Review, StoredFinding,
 };
 
 /// The most rows one page may hold, whatever a client asks for.

@@ -95,6 +95,21 @@ pub struct FindingFilter {
     pub id: Option<i64>,
 }
 
+/// How far a recomputation has got, told as it goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecomputeProgress {
+    /// Reading the live interventions.
+    Loading { loaded: u64, total: u64 },
+    /// Sweeping and storing: the findings so far run up to the `passed`th of the `total`
+    /// interventions in id order. Pairs are counted from their smaller id, so the early
+    /// interventions carry more of them.
+    Storing {
+        passed: u64,
+        total: u64,
+        findings: u64,
+    },
+}
+
 /// What a recomputation did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Recomputation {
@@ -1325,7 +1340,7 @@ impl Store {
 
     /// Recomputes every finding with the sort-and-sweep: keeps the review of every pair that
     /// still overlaps, opens new pairs, closes pairs that no longer overlap. `progress` is
-    /// told how many candidates are loaded as loading goes.
+    /// told how loading, then sweeping and storing, go.
     ///
     /// The sweep runs on a thread of its own and hands its findings over in `(a, b)` order,
     /// a chunk at a time, while this task merges them with the stored pairs read in the same
@@ -1334,7 +1349,7 @@ impl Store {
     /// hundreds of millions), and storing overlaps sweeping on the other core.
     pub async fn recompute_overlaps(
         &self,
-        progress: &(dyn Fn(u64, u64) + Sync),
+        progress: &(dyn Fn(RecomputeProgress) + Sync),
     ) -> StoreResult<Recomputation> {
         let total = intervention::Entity::find()
             .filter(live())
@@ -1354,9 +1369,14 @@ impl Store {
             };
             after = last.0;
             candidates.extend(read.into_iter().filter_map(|(_, _, c)| c));
-            progress(candidates.len() as u64, total);
+            progress(RecomputeProgress::Loading {
+                loaded: candidates.len() as u64,
+                total,
+            });
         }
         let needs = load_needs(&self.db, None).await?;
+        // Loaded in id order: where a pair's smaller id falls tells how far the sweep is.
+        let ids: Vec<InterventionId> = candidates.iter().map(|c| c.id).collect();
 
         let txn = self.begin_write().await?;
         let mut merge = FindingMerge::new(&txn).await?;
@@ -1380,7 +1400,15 @@ impl Store {
             }
         });
         while let Some(chunk) = swept.recv().await {
+            let last = chunk.last().map(|f| f.a);
             merge.take(&txn, chunk).await?;
+            if let Some(a) = last {
+                progress(RecomputeProgress::Storing {
+                    passed: ids.partition_point(|id| *id <= a) as u64,
+                    total: ids.len() as u64,
+                    findings: merge.summary.findings,
+                });
+            }
         }
         sweep.await.map_err(|e| StoreError::Database {
             source: sea_orm::DbErr::Custom(format!("the overlap sweep stopped: {e}")),

@@ -9,7 +9,9 @@ use concord_domain::intervention::{
 use concord_domain::organisation::{NewOrganisation, OrganisationId, OrganisationInput};
 use concord_domain::review::ReviewStatus;
 use concord_e2e::{Backend, TestDatabase};
-use concord_store::{Actor, FindingFilter, ImportOutcome, ImportRecord, PageRequest, Store};
+use concord_store::{
+    Actor, FindingFilter, ImportOutcome, ImportRecord, PageRequest, RecomputeProgress, Store,
+};
 use sea_orm::ConnectionTrait;
 
 fn actor() -> Actor {
@@ -396,10 +398,28 @@ async fn a_recomputation_merges_with_what_is_stored(url: &str) {
         .unwrap();
     }
 
-    let summary = store.recompute_overlaps(&|_, _| {}).await.unwrap();
+    let told = std::sync::Mutex::new(Vec::new());
+    let summary = store
+        .recompute_overlaps(&|step| told.lock().unwrap().push(step))
+        .await
+        .unwrap();
     assert_eq!(
         (summary.candidates, summary.findings, summary.new),
         (121, 7_140, 10)
+    );
+    let told = told.into_inner().unwrap();
+    assert!(told.contains(&RecomputeProgress::Loading {
+        loaded: 121,
+        total: 121
+    }));
+    // The last pair is the last two water records': its smaller id is the 119th of 121.
+    assert_eq!(
+        told.last(),
+        Some(&RecomputeProgress::Storing {
+            passed: 119,
+            total: 121,
+            findings: 7_140
+        })
     );
     assert_eq!((summary.updated, summary.closed), (7_130, 1));
     let after = store.all_findings().await.unwrap();
@@ -418,7 +438,7 @@ async fn a_recomputation_merges_with_what_is_stored(url: &str) {
     );
     assert_eq!(after.len(), 7_142);
 
-    let again = store.recompute_overlaps(&|_, _| {}).await.unwrap();
+    let again = store.recompute_overlaps(&|_| {}).await.unwrap();
     assert_eq!(
         (again.findings, again.new, again.updated, again.closed),
         (7_140, 0, 7_140, 0)
