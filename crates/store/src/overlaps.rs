@@ -1102,6 +1102,94 @@ impl FindingMerge {
     }
 }
 
+/// The sweep on a thread of its own, its findings merged with the stored pairs in
+/// `txn` as they come.
+async fn sweep_and_merge(
+    txn: &sea_orm::DatabaseTransaction,
+    candidates: Vec<OverlapCandidate>,
+    needs: StoredNeeds,
+    min_score: f64,
+    progress: &(dyn Fn(RecomputeProgress) + Sync),
+) -> StoreResult<Recomputation> {
+    // Loaded in id order: where a pair's smaller id falls tells how far the sweep is.
+    let ids: Vec<InterventionId> = candidates.iter().map(|c| c.id).collect();
+    let mut merge = FindingMerge::new(txn).await?;
+    let (send, mut swept) = tokio::sync::mpsc::channel::<Vec<Finding>>(SWEEP_AHEAD);
+    let sweep = tokio::task::spawn_blocking(move || {
+        let mut chunk = Vec::with_capacity(SWEPT_CHUNK);
+        let mut wanted = true;
+        overlap::sweep_each(&candidates, &needs, &mut |f| {
+            if !wanted || f.score < min_score {
+                return;
+            }
+            chunk.push(f);
+            if chunk.len() == SWEPT_CHUNK {
+                // A refusal means the merge failed: the rest is not wanted.
+                wanted = send.blocking_send(std::mem::take(&mut chunk)).is_ok();
+            }
+        });
+        if wanted && !chunk.is_empty() {
+            send.blocking_send(chunk).ok();
+        }
+    });
+    while let Some(chunk) = swept.recv().await {
+        let last = chunk.last().map(|f| f.a);
+        merge.take(txn, chunk).await?;
+        if let Some(a) = last {
+            progress(RecomputeProgress::Storing {
+                passed: ids.partition_point(|id| *id <= a) as u64,
+                total: ids.len() as u64,
+                findings: merge.summary.findings,
+            });
+        }
+    }
+    sweep.await.map_err(|e| StoreError::Database {
+        source: sea_orm::DbErr::Custom(format!("the overlap sweep stopped: {e}")),
+        location: std::panic::Location::caller(),
+    })?;
+    merge.finish(txn).await
+}
+
+/// The page cache of a recomputation on SQLite: 256 MiB instead of the connection's usual
+/// 2 MiB. Its inserts land all over the findings' secondary indexes (by second intervention,
+/// by status and score), and with a small cache each one reads again pages the previous
+/// ones evicted. Put back before the transaction ends, so the connection goes back to the
+/// pool as it came and only a running recomputation holds that much.
+struct WideCache(Option<i64>);
+
+/// In KiB, negative as SQLite takes a size rather than a page count.
+const RECOMPUTE_CACHE: i64 = -262_144;
+
+impl WideCache {
+    async fn open<C: ConnectionTrait>(db: &C) -> StoreResult<Self> {
+        let backend = db.get_database_backend();
+        if backend != DatabaseBackend::Sqlite {
+            return Ok(WideCache(None));
+        }
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                backend,
+                "PRAGMA cache_size",
+            ))
+            .await?;
+        let before: i64 = match row {
+            Some(row) => row.try_get("", "cache_size")?,
+            None => return Ok(WideCache(None)),
+        };
+        db.execute_unprepared(&format!("PRAGMA cache_size = {RECOMPUTE_CACHE}"))
+            .await?;
+        Ok(WideCache(Some(before)))
+    }
+
+    async fn close<C: ConnectionTrait>(self, db: &C) -> StoreResult<()> {
+        if let Some(before) = self.0 {
+            db.execute_unprepared(&format!("PRAGMA cache_size = {before}"))
+                .await?;
+        }
+        Ok(())
+    }
+}
+
 /// Tells every replica about new findings; PostgreSQL delivers it when the transaction
 /// commits, and never if it rolls back.
 async fn notify<C: ConnectionTrait>(db: &C, new: &[i64]) -> StoreResult<()> {
@@ -1375,46 +1463,12 @@ impl Store {
             });
         }
         let needs = load_needs(&self.db, None).await?;
-        // Loaded in id order: where a pair's smaller id falls tells how far the sweep is.
-        let ids: Vec<InterventionId> = candidates.iter().map(|c| c.id).collect();
-
         let txn = self.begin_write().await?;
-        let mut merge = FindingMerge::new(&txn).await?;
-        let (send, mut swept) = tokio::sync::mpsc::channel::<Vec<Finding>>(SWEEP_AHEAD);
-        let min_score = self.overlap_min_score;
-        let sweep = tokio::task::spawn_blocking(move || {
-            let mut chunk = Vec::with_capacity(SWEPT_CHUNK);
-            let mut wanted = true;
-            overlap::sweep_each(&candidates, &needs, &mut |f| {
-                if !wanted || f.score < min_score {
-                    return;
-                }
-                chunk.push(f);
-                if chunk.len() == SWEPT_CHUNK {
-                    // A refusal means the merge failed: the rest is not wanted.
-                    wanted = send.blocking_send(std::mem::take(&mut chunk)).is_ok();
-                }
-            });
-            if wanted && !chunk.is_empty() {
-                send.blocking_send(chunk).ok();
-            }
-        });
-        while let Some(chunk) = swept.recv().await {
-            let last = chunk.last().map(|f| f.a);
-            merge.take(&txn, chunk).await?;
-            if let Some(a) = last {
-                progress(RecomputeProgress::Storing {
-                    passed: ids.partition_point(|id| *id <= a) as u64,
-                    total: ids.len() as u64,
-                    findings: merge.summary.findings,
-                });
-            }
-        }
-        sweep.await.map_err(|e| StoreError::Database {
-            source: sea_orm::DbErr::Custom(format!("the overlap sweep stopped: {e}")),
-            location: std::panic::Location::caller(),
-        })?;
-        let summary = merge.finish(&txn).await?;
+        let cache = WideCache::open(&txn).await?;
+        let merged =
+            sweep_and_merge(&txn, candidates, needs, self.overlap_min_score, progress).await;
+        cache.close(&txn).await?;
+        let summary = merged?;
         self.commit_write(txn, RegistryChange::Other).await?;
         Ok(Recomputation {
             candidates: total,

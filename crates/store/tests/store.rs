@@ -438,11 +438,25 @@ async fn a_recomputation_merges_with_what_is_stored(url: &str) {
     );
     assert_eq!(after.len(), 7_142);
 
-    let again = store.recompute_overlaps(&|_| {}).await.unwrap();
+    // Through one connection, to see it come back with SQLite's usual page cache.
+    let single = Store::connect(url, 1).await.unwrap();
+    let again = single.recompute_overlaps(&|_| {}).await.unwrap();
     assert_eq!(
         (again.findings, again.new, again.updated, again.closed),
         (7_140, 0, 7_140, 0)
     );
+    if url.starts_with("sqlite") {
+        let cache = single
+            .connection()
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DatabaseBackend::Sqlite,
+                "PRAGMA cache_size",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(cache.try_get::<i64>("", "cache_size").unwrap(), -2_000);
+    }
 }
 
 fn ids<const N: usize>(outcomes: &[ImportOutcome]) -> [InterventionId; N] {
