@@ -446,17 +446,23 @@ async fn a_recomputation_merges_with_what_is_stored(url: &str) {
         (7_140, 0, 7_140, 0)
     );
     if url.starts_with("sqlite") {
-        let cache = single
-            .connection()
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DatabaseBackend::Sqlite,
-                "PRAGMA cache_size",
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(cache.try_get::<i64>("", "cache_size").unwrap(), -2_000);
+        assert_eq!(sqlite_pragma(&single, "cache_size").await, -2_000);
     }
+}
+
+/// A SQLite setting as one of the store's connections has it.
+async fn sqlite_pragma(store: &Store, name: &str) -> i64 {
+    store
+        .connection()
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            format!("PRAGMA {name}"),
+        ))
+        .await
+        .unwrap()
+        .expect("a pragma answers one row")
+        .try_get_by_index(0)
+        .unwrap()
 }
 
 fn ids<const N: usize>(outcomes: &[ImportOutcome]) -> [InterventionId; N] {
@@ -564,16 +570,7 @@ async fn commits_are_checkpointed_in_the_background_on_sqlite() {
     );
 
     // SQLite copies the log itself, in a commit, only past the backstop.
-    let row = store
-        .connection()
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Sqlite,
-            "PRAGMA wal_autocheckpoint",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 65_536);
+    assert_eq!(sqlite_pragma(&store, "wal_autocheckpoint").await, 65_536);
 }
 
 /// A registration that PostgreSQL rolls back to break a deadlock is tried again, and lands
